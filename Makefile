@@ -1,0 +1,100 @@
+# lkvm — `make`, `make check`, `make CROSS_COMPILE=aarch64-linux-gnu- STATIC=1`
+#
+#   make                      ./lkvm for this machine (arm64: the real backend;
+#                             other hosts: builds and runs unit tests, `run` refuses)
+#   make CROSS_COMPILE=aarch64-linux-gnu- STATIC=1
+#                             a static ./lkvm for arm64 hosts
+#   make check [SANITIZE=1]   unit tests (ASan+UBSan with SANITIZE=1)
+#   O=DIR                     objects and the binary go to DIR instead
+#
+# Cross builds to arm64 take zlib/libaio from Debian's arm64 multiarch packages;
+# libfdt-dev:arm64 is not multi-arch, so its .deb is unpacked under build/deps.
+
+CROSS_COMPILE ?=
+CC := $(CROSS_COMPILE)gcc
+TARGET := $(shell $(CC) -dumpmachine 2>/dev/null)
+ifeq ($(TARGET),)
+$(error $(CC) not found)
+endif
+VERSION := $(shell git describe --always --dirty 2>/dev/null || echo 0.1)
+
+ifeq ($(SANITIZE),1)
+VARIANT := -san
+endif
+ifeq ($(origin O),command line)
+OBJ := $(O)
+BIN := $(O)/lkvm
+else
+OBJ := build/$(TARGET)$(VARIANT)
+BIN := lkvm
+endif
+
+CFLAGS ?= -O2 -g
+CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+	-Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE -Iinclude \
+	-DLKVM_VERSION='"$(VERSION)"' -MMD -MP
+LDLIBS := -lz -laio -lpthread
+ifeq ($(SANITIZE),1)
+CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+endif
+ifeq ($(STATIC),1)
+LDFLAGS += -static
+endif
+
+# libfdt: the system's for native builds; for a cross build to arm64, the
+# unpacked libfdt-dev:arm64 .deb (static archive + headers)
+NATIVE := $(shell gcc -dumpmachine 2>/dev/null)
+ifneq ($(TARGET),$(NATIVE))
+FDT_DEB_DIR := build/deps/$(TARGET)/libfdt
+FDT_STAMP := $(FDT_DEB_DIR)/.unpacked
+CFLAGS += -I$(FDT_DEB_DIR)/usr/include
+FDT_LIB := $(FDT_DEB_DIR)/usr/lib/$(TARGET)/libfdt.a
+else
+FDT_STAMP :=
+FDT_LIB := -lfdt
+endif
+
+CORE_SRCS := core/err.c core/log.c core/guest_mem.c core/mmio_bus.c core/vm.c \
+	core/vcpu.c core/irq.c core/evloop.c core/file.c
+TERM_SRCS := term/uart8250.c term/term.c
+ARM_PURE_SRCS := arm/loader.c arm/fdt.c
+ifneq (,$(findstring aarch64,$(TARGET)))
+ARCH_SRCS := arm/kvm.c
+else
+ARCH_SRCS := core/arch_none.c
+endif
+LIB_SRCS := run.c $(CORE_SRCS) $(TERM_SRCS) $(ARM_PURE_SRCS) $(ARCH_SRCS)
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+
+LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
+UNIT_OBJS := $(UNIT_SRCS:%.c=$(OBJ)/%.o)
+UNIT_BIN := $(OBJ)/tests/unit/unit-tests
+
+.PHONY: all check clean
+all: $(BIN)
+
+$(BIN): $(OBJ)/main.o $(LIB_OBJS) $(FDT_STAMP)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ)/main.o $(LIB_OBJS) $(FDT_LIB) $(LDLIBS)
+
+$(OBJ)/%.o: %.c $(FDT_STAMP)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(FDT_STAMP):
+	@command -v apt-get >/dev/null || { echo "need apt-get to fetch libfdt-dev for $(TARGET)" >&2; exit 1; }
+	rm -rf $(FDT_DEB_DIR) && mkdir -p $(FDT_DEB_DIR)
+	cd $(FDT_DEB_DIR) && apt-get download -q libfdt-dev:$(shell dpkg-architecture -t $(TARGET) -qDEB_HOST_ARCH 2>/dev/null || echo arm64)
+	dpkg-deb -x $(FDT_DEB_DIR)/libfdt-dev_*.deb $(FDT_DEB_DIR)
+	touch $@
+
+$(UNIT_BIN): $(UNIT_OBJS) $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_OBJS) $(FDT_LIB) $(LDLIBS)
+
+check: $(UNIT_BIN) $(BIN)
+	$(UNIT_BIN) tests/unit/data
+
+clean:
+	rm -rf build lkvm
+
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(OBJ)/main.d

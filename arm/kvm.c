@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: GPL-2.0
+/* arm64 KVM host backend: vCPUs (AArch64 or AArch32 EL1), vGIC, boot. */
+#include <errno.h>
+#include <libfdt.h>
+#include <linux/kvm.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "dt.h"
+#include "file.h"
+#include "layout.h"
+#include "loader.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define ARM64_CORE_REG(x) \
+	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(x))
+#define ARM_MPIDR_EL1 ARM64_SYS_REG(3, 0, 0, 0, 5)
+#define ARM_AA32_MODE_SVC 0x13
+#define ARM_AA32_A_BIT 0x100
+#define ARM_AA32_I_BIT 0x80
+#define ARM_AA32_F_BIT 0x40
+/* KVM's default IPA size when the VM type does not ask for one */
+#define ARM_DEFAULT_IPA_BITS 40
+
+struct arm_vm {
+	int gic_fd;
+	struct kvm_vcpu_init target;
+	bool have_target;
+};
+
+static struct arm_vm *arm_vm(struct vm *vm)
+{
+	return vm->arch_priv;
+}
+
+static int arm_vm_type(struct vm *vm, unsigned long *type, struct lkvm_err *e)
+{
+	uint64_t end = vm->ram_base + vm->ram_size;
+	unsigned int bits = ARM_DEFAULT_IPA_BITS;
+	int max;
+
+	while (bits < 52 && end > (1ULL << bits))
+		bits++;
+	max = ioctl(vm->kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_ARM_VM_IPA_SIZE);
+	if (max <= 0)
+		max = ARM_DEFAULT_IPA_BITS;
+	if (end > (1ULL << max))
+		return err_set(e, "-m %llu MiB is too much RAM: this host's KVM addresses %d bits of guest memory (up to %llu MiB at 0x%llx)",
+			       (unsigned long long)(vm->ram_size >> 20), max,
+			       (unsigned long long)(((1ULL << max) - vm->ram_base) >> 20),
+			       (unsigned long long)vm->ram_base);
+	*type = bits > ARM_DEFAULT_IPA_BITS ? KVM_VM_TYPE_ARM_IPA_SIZE(bits) : 0;
+	return 0;
+}
+
+static int gic_set_addr(int fd, uint64_t type, uint64_t addr)
+{
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_ARM_VGIC_GRP_ADDR,
+		.attr = type,
+		.addr = (uintptr_t)&addr,
+	};
+
+	return ioctl(fd, KVM_SET_DEVICE_ATTR, &attr);
+}
+
+static int arm_vm_init(struct vm *vm, struct lkvm_err *e)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct kvm_create_device cd = { 0 };
+	struct arm_vm *a;
+
+	a = calloc(1, sizeof(*a));
+	if (!a)
+		return err_set(e, "out of memory");
+	a->gic_fd = -1;
+	vm->arch_priv = a;
+
+	if (!vm_check_extension(vm, KVM_CAP_ARM_PSCI_0_2))
+		return err_set(e, "this host's KVM has no PSCI 0.2 (KVM_CAP_ARM_PSCI_0_2)");
+	if (cfg->aarch32 && !vm_check_extension(vm, KVM_CAP_ARM_EL1_32BIT))
+		return err_set(e, "--aarch32: this host's CPUs cannot run 32-bit guests (KVM_CAP_ARM_EL1_32BIT is absent)");
+
+	/* the vGIC exists before the vCPUs; it is initialised after them */
+	if (cfg->irqchip == IRQCHIP_GICV3) {
+		if (cfg->nr_cpus > ARM_GICV3_MAX_CPUS)
+			return err_set(e, "-c %u: the GICv3 layout has room for %llu vCPUs",
+				       cfg->nr_cpus, (unsigned long long)ARM_GICV3_MAX_CPUS);
+		cd.type = KVM_DEV_TYPE_ARM_VGIC_V3;
+	} else {
+		if (cfg->nr_cpus > ARM_GICV2_MAX_CPUS)
+			return err_set(e, "-c %u: a GICv2 serves at most %d vCPUs", cfg->nr_cpus,
+				       ARM_GICV2_MAX_CPUS);
+		cd.type = KVM_DEV_TYPE_ARM_VGIC_V2;
+	}
+	if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &cd) < 0)
+		return err_errno(e, errno, "this host's KVM cannot create a %s (try --irqchip %s)",
+				 cfg->irqchip == IRQCHIP_GICV3 ? "GICv3" : "GICv2",
+				 cfg->irqchip == IRQCHIP_GICV3 ? "gicv2" : "gicv3");
+	a->gic_fd = cd.fd;
+	if (cfg->irqchip == IRQCHIP_GICV3) {
+		if (gic_set_addr(a->gic_fd, KVM_VGIC_V3_ADDR_TYPE_DIST, ARM_GIC_DIST_BASE) < 0 ||
+		    gic_set_addr(a->gic_fd, KVM_VGIC_V3_ADDR_TYPE_REDIST, ARM_GIC_REDIST_BASE) < 0)
+			return err_errno(e, errno, "cannot place the GICv3");
+	} else {
+		if (gic_set_addr(a->gic_fd, KVM_VGIC_V2_ADDR_TYPE_DIST, ARM_GIC_DIST_BASE) < 0 ||
+		    gic_set_addr(a->gic_fd, KVM_VGIC_V2_ADDR_TYPE_CPU, ARM_GIC_CPU_BASE) < 0)
+			return err_errno(e, errno, "cannot place the GICv2");
+	}
+	return 0;
+}
+
+static int arm_vcpu_init(struct vcpu *vcpu, struct lkvm_err *e)
+{
+	struct vm *vm = vcpu->vm;
+	struct arm_vm *a = arm_vm(vm);
+	struct kvm_vcpu_init init;
+	struct kvm_one_reg reg;
+
+	if (!a->have_target) {
+		if (ioctl(vm->vm_fd, KVM_ARM_PREFERRED_TARGET, &a->target) < 0)
+			return err_errno(e, errno, "KVM_ARM_PREFERRED_TARGET");
+		a->have_target = true;
+	}
+	init = a->target;
+	memset(init.features, 0, sizeof(init.features));
+	init.features[0] |= 1u << KVM_ARM_VCPU_PSCI_0_2;
+	/* secondaries wait for PSCI CPU_ON, which KVM handles */
+	if (vcpu->id > 0)
+		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
+	if (vm->cfg->aarch32)
+		init.features[0] |= 1u << KVM_ARM_VCPU_EL1_32BIT;
+	if (ioctl(vcpu->fd, KVM_ARM_VCPU_INIT, &init) < 0)
+		return err_errno(e, errno, "KVM_ARM_VCPU_INIT of vCPU %u", vcpu->id);
+
+	reg.id = ARM_MPIDR_EL1;
+	reg.addr = (uintptr_t)&vcpu->mpidr;
+	if (ioctl(vcpu->fd, KVM_GET_ONE_REG, &reg) < 0)
+		return err_errno(e, errno, "cannot read MPIDR of vCPU %u", vcpu->id);
+	return 0;
+}
+
+static int arm_vm_finalize(struct vm *vm, struct lkvm_err *e)
+{
+	struct arm_vm *a = arm_vm(vm);
+	uint32_t nr_irqs = 32 + VM_MAX_IRQ_LINES; /* SGIs+PPIs, then our SPIs */
+	struct kvm_device_attr attr = {
+		.group = KVM_DEV_ARM_VGIC_GRP_NR_IRQS,
+		.addr = (uintptr_t)&nr_irqs,
+	};
+
+	if (ioctl(a->gic_fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return err_errno(e, errno, "cannot size the vGIC to %u interrupts", nr_irqs);
+	attr = (struct kvm_device_attr){
+		.group = KVM_DEV_ARM_VGIC_GRP_CTRL,
+		.attr = KVM_DEV_ARM_VGIC_CTRL_INIT,
+	};
+	if (ioctl(a->gic_fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return err_errno(e, errno, "cannot initialise the vGIC");
+	return 0;
+}
+
+static int set_core_reg(struct vcpu *vcpu, uint64_t id, uint64_t val)
+{
+	struct kvm_one_reg reg = { .id = id, .addr = (uintptr_t)&val };
+
+	return ioctl(vcpu->fd, KVM_SET_ONE_REG, &reg);
+}
+
+static int arm_boot_regs(struct vcpu *vcpu, const struct boot_layout *bl, struct lkvm_err *e)
+{
+	int r;
+
+	if (vcpu->vm->cfg->aarch32) {
+		/* arch/arm/Booting: r0 = 0, r1 = ~0 (machine type: use the DT), r2 = DTB */
+		r = set_core_reg(vcpu, ARM64_CORE_REG(regs.regs[0]), 0) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.regs[1]), 0xffffffff) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.regs[2]), bl->dtb_addr) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.pstate),
+				 ARM_AA32_MODE_SVC | ARM_AA32_A_BIT | ARM_AA32_I_BIT | ARM_AA32_F_BIT) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.pc), bl->entry);
+	} else {
+		/* Documentation/arm64/booting.rst: x0 = DTB, x1-x3 = 0, EL1h, DAIF masked */
+		r = set_core_reg(vcpu, ARM64_CORE_REG(regs.regs[0]), bl->dtb_addr) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.regs[1]), 0) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.regs[2]), 0) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.regs[3]), 0) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.pstate),
+				 PSR_MODE_EL1h | PSR_D_BIT | PSR_A_BIT | PSR_I_BIT | PSR_F_BIT) ||
+		    set_core_reg(vcpu, ARM64_CORE_REG(regs.pc), bl->entry);
+	}
+	if (r)
+		return err_errno(e, errno, "cannot set the boot registers of vCPU 0");
+	return 0;
+}
+
+static int arm_boot(struct vm *vm, const struct boot_files *bf, struct lkvm_err *e)
+{
+	const struct vm_config *cfg = vm->cfg;
+	struct boot_layout bl;
+	struct arm_dt_desc d;
+	uint64_t mpidr[VM_MAX_VCPUS];
+	unsigned int i;
+	void *dtb;
+	int r;
+
+	if (boot_layout_plan(vm->ram_base, vm->ram_size, bf->kernel ? &bf->ki : NULL,
+			     bf->kernel_len, bf->initrd_len, &bl, e))
+		return -1;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		mpidr[i] = vm->vcpus[i]->mpidr;
+	d = (struct arm_dt_desc){
+		.ram_base = vm->ram_base,
+		.ram_size = vm->ram_size,
+		.nr_cpus = vm->nr_vcpus,
+		.mpidr = mpidr,
+		.aarch32 = cfg->aarch32,
+		.gic = cfg->irqchip,
+		.gic_dist_base = ARM_GIC_DIST_BASE,
+		.gic_dist_size = ARM_GIC_DIST_SIZE,
+		.gic_redist_base = ARM_GIC_REDIST_BASE,
+		.gic_redist_size = ARM_GIC_REDIST_STRIDE * vm->nr_vcpus,
+		.gic_cpu_base = ARM_GIC_CPU_BASE,
+		.gic_cpu_size = ARM_GIC_CPU_SIZE,
+		.bus = &vm->bus,
+		.bootargs = cfg->cmdline,
+		.initrd_start = bf->initrd ? bl.initrd_addr : 0,
+		.initrd_end = bf->initrd ? bl.initrd_addr + bf->initrd_len : 0,
+	};
+	dtb = guest_mem_ptr(&vm->mem, bl.dtb_addr, BOOT_DTB_MAX);
+	if (!dtb)
+		return err_set(e, "no guest RAM for the DTB at 0x%llx", (unsigned long long)bl.dtb_addr);
+	if (arm_dt_build(&d, dtb, BOOT_DTB_MAX, e))
+		return -1;
+	if (cfg->dump_dtb)
+		return file_write_atomic(cfg->dump_dtb, dtb, fdt_totalsize(dtb), e);
+
+	if (bf->kernel && !guest_mem_write(&vm->mem, bl.kernel_addr, bf->kernel, bf->kernel_len))
+		return err_set(e, "kernel does not fit in guest RAM");
+	if (bf->initrd && !guest_mem_write(&vm->mem, bl.initrd_addr, bf->initrd, bf->initrd_len))
+		return err_set(e, "initrd does not fit in guest RAM");
+	log_debug(&vm->log, "kernel at 0x%llx (%zu bytes), initrd at 0x%llx (%zu bytes), dtb at 0x%llx (%u bytes)",
+		  (unsigned long long)bl.kernel_addr, bf->kernel_len,
+		  (unsigned long long)bl.initrd_addr, bf->initrd_len,
+		  (unsigned long long)bl.dtb_addr, fdt_totalsize(dtb));
+	r = arm_boot_regs(vm->vcpus[0], &bl, e);
+	return r;
+}
+
+static int arm_irq_line(struct vm *vm, uint32_t irq, int level)
+{
+	struct kvm_irq_level il = {
+		.irq = (KVM_ARM_IRQ_TYPE_SPI << KVM_ARM_IRQ_TYPE_SHIFT) | (irq + 32),
+		.level = level,
+	};
+
+	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &il) < 0 ? -1 : 0;
+}
+
+static void arm_vm_exit(struct vm *vm)
+{
+	struct arm_vm *a = arm_vm(vm);
+
+	if (!a)
+		return;
+	if (a->gic_fd >= 0)
+		close(a->gic_fd);
+	free(a);
+	vm->arch_priv = NULL;
+}
+
+const struct arch_ops arch_host_ops = {
+	.name = "arm64",
+	.ram_base = ARM_RAM_BASE,
+	.uart_base = ARM_UART_BASE,
+	.vm_type = arm_vm_type,
+	.vm_init = arm_vm_init,
+	.vcpu_init = arm_vcpu_init,
+	.vm_finalize = arm_vm_finalize,
+	.boot = arm_boot,
+	.irq_line = arm_irq_line,
+	.vm_exit = arm_vm_exit,
+};

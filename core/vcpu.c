@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "vcpu.h"
+#include "vm.h"
+
+/* Sent to a vCPU thread to make KVM_RUN return -EINTR. */
+#define SIG_VCPU_KICK SIGUSR2
+
+int vcpu_create(struct vm *vm, unsigned int id, struct lkvm_err *e)
+{
+	struct vcpu *vcpu;
+
+	if (id >= VM_MAX_VCPUS)
+		return err_set(e, "too many vCPUs (max %d)", VM_MAX_VCPUS);
+	vcpu = calloc(1, sizeof(*vcpu));
+	if (!vcpu)
+		return err_set(e, "out of memory");
+	vcpu->vm = vm;
+	vcpu->id = id;
+	vcpu->run = MAP_FAILED;
+	vm->vcpus[id] = vcpu;
+	vm->nr_vcpus = id + 1;
+	vcpu->fd = ioctl(vm->vm_fd, KVM_CREATE_VCPU, id);
+	if (vcpu->fd < 0)
+		return err_errno(e, errno, "KVM_CREATE_VCPU %u", id);
+	vcpu->run = mmap(NULL, vm->vcpu_mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, vcpu->fd, 0);
+	if (vcpu->run == MAP_FAILED)
+		return err_errno(e, errno, "mmap of vCPU %u kvm_run", id);
+	return vm->arch->vcpu_init(vcpu, e);
+}
+
+static void vcpu_system_event(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+
+	switch (vcpu->run->system_event.type) {
+	case KVM_SYSTEM_EVENT_SHUTDOWN:
+		log_debug(&vm->log, "vCPU %u: guest powered off", vcpu->id);
+		vm_request_stop(vm, VM_STOP_POWEROFF);
+		break;
+	case KVM_SYSTEM_EVENT_RESET:
+		log_debug(&vm->log, "vCPU %u: guest reset", vcpu->id);
+		vm_request_stop(vm, VM_STOP_RESET);
+		break;
+	case KVM_SYSTEM_EVENT_CRASH:
+		log_err(&vm->log, "vCPU %u: guest reported a crash", vcpu->id);
+		vm_request_stop(vm, VM_STOP_CRASH);
+		break;
+	default:
+		log_err(&vm->log, "vCPU %u: unknown system event %u", vcpu->id,
+			vcpu->run->system_event.type);
+		vm_request_stop(vm, VM_STOP_ERROR);
+	}
+}
+
+/* Returns false when the vCPU thread must end. */
+static bool vcpu_handle_exit(struct vcpu *vcpu)
+{
+	struct kvm_run *run = vcpu->run;
+	struct vm *vm = vcpu->vm;
+
+	switch (run->exit_reason) {
+	case KVM_EXIT_MMIO:
+		if (run->mmio.len > sizeof(run->mmio.data)) {
+			log_err(&vm->log, "vCPU %u: MMIO access of %u bytes", vcpu->id, run->mmio.len);
+			vm_request_stop(vm, VM_STOP_ERROR);
+			return false;
+		}
+		if (!mmio_bus_access(&vm->bus, vcpu, run->mmio.phys_addr, run->mmio.data,
+				     run->mmio.len, run->mmio.is_write))
+			log_debug(&vm->log, "vCPU %u: %s of %u bytes at 0x%llx: no device there",
+				  vcpu->id, run->mmio.is_write ? "write" : "read", run->mmio.len,
+				  (unsigned long long)run->mmio.phys_addr);
+		return true;
+	case KVM_EXIT_SYSTEM_EVENT:
+		vcpu_system_event(vcpu);
+		return false;
+	case KVM_EXIT_INTR:
+		return true;
+	case KVM_EXIT_FAIL_ENTRY:
+		log_err(&vm->log, "vCPU %u: KVM entry failed, reason 0x%llx", vcpu->id,
+			(unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+		break;
+	case KVM_EXIT_INTERNAL_ERROR:
+		log_err(&vm->log, "vCPU %u: KVM internal error, suberror %u", vcpu->id,
+			run->internal.suberror);
+		break;
+	default:
+		log_err(&vm->log, "vCPU %u: unhandled KVM exit reason %u", vcpu->id,
+			run->exit_reason);
+		break;
+	}
+	vm_request_stop(vm, VM_STOP_ERROR);
+	return false;
+}
+
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *vcpu = arg;
+	struct vm *vm = vcpu->vm;
+	sigset_t set;
+
+	/* the main thread takes SIGINT/TERM/HUP; here only the kick gets in */
+	sigfillset(&set);
+	sigdelset(&set, SIG_VCPU_KICK);
+	pthread_sigmask(SIG_SETMASK, &set, NULL);
+
+	while (vm_stopped(vm) == VM_RUNNING) {
+		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			log_err(&vm->log, "vCPU %u: KVM_RUN: %s", vcpu->id, strerror(errno));
+			vm_request_stop(vm, VM_STOP_ERROR);
+			break;
+		}
+		if (!vcpu_handle_exit(vcpu))
+			break;
+	}
+	return NULL;
+}
+
+static void vcpu_kick_handler(int sig)
+{
+	(void)sig;
+}
+
+int vcpus_start(struct vm *vm, struct lkvm_err *e)
+{
+	struct sigaction sa = { .sa_handler = vcpu_kick_handler };
+	unsigned int i;
+	int r;
+
+	/* no SA_RESTART: KVM_RUN must come back with EINTR */
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIG_VCPU_KICK, &sa, NULL) < 0)
+		return err_errno(e, errno, "sigaction");
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = vm->vcpus[i];
+
+		r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		if (r)
+			return err_errno(e, r, "cannot start vCPU %u thread", i);
+		vcpu->started = true;
+	}
+	return 0;
+}
+
+void vcpus_stop(struct vm *vm)
+{
+	unsigned int i;
+
+	vm_request_stop(vm, VM_STOP_ERROR); /* no-op when a reason is set */
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = vm->vcpus[i];
+
+		if (!vcpu || !vcpu->started)
+			continue;
+		/*
+		 * immediate_exit covers the window between the thread's stop
+		 * check and its entry into KVM_RUN; the signal covers a vCPU
+		 * already inside it (e.g. in WFI).
+		 */
+		vcpu->run->immediate_exit = 1;
+		pthread_kill(vcpu->thread, SIG_VCPU_KICK);
+	}
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = vm->vcpus[i];
+
+		if (!vcpu || !vcpu->started)
+			continue;
+		pthread_join(vcpu->thread, NULL);
+		vcpu->started = false;
+	}
+}
+
+void vcpus_destroy(struct vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		struct vcpu *vcpu = vm->vcpus[i];
+
+		if (!vcpu)
+			continue;
+		if (vcpu->run != MAP_FAILED)
+			munmap(vcpu->run, vm->vcpu_mmap_size);
+		if (vcpu->fd >= 0)
+			close(vcpu->fd);
+		free(vcpu);
+		vm->vcpus[i] = NULL;
+	}
+	vm->nr_vcpus = 0;
+}

@@ -1,0 +1,114 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kvm.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "vm.h"
+
+int vm_check_extension(const struct vm *vm, long cap)
+{
+	int fd = vm->vm_fd >= 0 ? vm->vm_fd : vm->kvm_fd;
+	int r = ioctl(fd, KVM_CHECK_EXTENSION, cap);
+
+	return r < 0 ? 0 : r;
+}
+
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct arch_ops *arch,
+	      struct lkvm_err *e)
+{
+	struct kvm_userspace_memory_region region;
+	unsigned long type = 0;
+	int r;
+
+	vm->cfg = cfg;
+	vm->arch = arch;
+	vm->vm_fd = -1;
+	vm->stop_efd = -1;
+	vm->ram = MAP_FAILED;
+	vm->ram_base = arch->ram_base;
+	vm->ram_size = cfg->ram_size;
+
+	vm->kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (vm->kvm_fd < 0)
+		return err_errno(e, errno, "cannot open /dev/kvm (is KVM enabled on this host, and may you use it?)");
+	r = ioctl(vm->kvm_fd, KVM_GET_API_VERSION, 0);
+	if (r != KVM_API_VERSION)
+		return err_set(e, "/dev/kvm speaks KVM API %d, lkvm needs %d", r, KVM_API_VERSION);
+	if (arch->vm_type(vm, &type, e))
+		return -1;
+	do {
+		vm->vm_fd = ioctl(vm->kvm_fd, KVM_CREATE_VM, type);
+	} while (vm->vm_fd < 0 && errno == EINTR);
+	if (vm->vm_fd < 0)
+		return err_errno(e, errno, "KVM_CREATE_VM");
+	if (!vm_check_extension(vm, KVM_CAP_IMMEDIATE_EXIT))
+		return err_set(e, "this host's KVM lacks KVM_CAP_IMMEDIATE_EXIT (Linux 4.11+ needed)");
+	vm->vcpu_mmap_size = ioctl(vm->kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (vm->vcpu_mmap_size < (int)sizeof(struct kvm_run))
+		return err_errno(e, errno, "KVM_GET_VCPU_MMAP_SIZE");
+
+	/* NORESERVE: -m is a ceiling, pages come as the guest touches them */
+	vm->ram = mmap(NULL, vm->ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED)
+		return err_errno(e, errno, "cannot map %llu MiB of guest RAM",
+				 (unsigned long long)(vm->ram_size >> 20));
+	madvise(vm->ram, vm->ram_size, MADV_HUGEPAGE);
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = vm->ram_base,
+		.memory_size = vm->ram_size,
+		.userspace_addr = (uintptr_t)vm->ram,
+	};
+	if (ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0)
+		return err_errno(e, errno, "KVM_SET_USER_MEMORY_REGION (%llu MiB at 0x%llx)",
+				 (unsigned long long)(vm->ram_size >> 20),
+				 (unsigned long long)vm->ram_base);
+	if (guest_mem_add(&vm->mem, vm->ram_base, vm->ram_size, vm->ram, e))
+		return -1;
+
+	vm->stop_efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (vm->stop_efd < 0)
+		return err_errno(e, errno, "eventfd");
+	return arch->vm_init(vm, e);
+}
+
+void vm_destroy(struct vm *vm)
+{
+	if (vm->arch && vm->arch->vm_exit)
+		vm->arch->vm_exit(vm);
+	if (vm->ram != MAP_FAILED && vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	vm->ram = MAP_FAILED;
+	if (vm->stop_efd >= 0)
+		close(vm->stop_efd);
+	if (vm->vm_fd >= 0)
+		close(vm->vm_fd);
+	if (vm->kvm_fd >= 0)
+		close(vm->kvm_fd);
+	vm->stop_efd = vm->vm_fd = vm->kvm_fd = -1;
+}
+
+void vm_request_stop(struct vm *vm, enum vm_stop why)
+{
+	int expected = VM_RUNNING;
+	uint64_t one = 1;
+
+	if (atomic_compare_exchange_strong(&vm->stop, &expected, (int)why) && vm->stop_efd >= 0) {
+		if (write(vm->stop_efd, &one, sizeof(one)) < 0) {
+			/* counter saturated: the main loop is awake anyway */
+		}
+	}
+}
+
+enum vm_stop vm_stopped(const struct vm *vm)
+{
+	return (enum vm_stop)atomic_load(&vm->stop);
+}

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef LKVM_ARCH_H
+#define LKVM_ARCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct vm;
+struct vcpu;
+struct boot_files;
+
+/*
+ * What core/ asks of the host architecture backend. core/ knows no
+ * architecture: it calls these, in this order, from run.c.
+ */
+struct arch_ops {
+	const char *name;
+	uint64_t ram_base;
+	uint64_t uart_base;
+	/* KVM_CREATE_VM type for this RAM size (arm64: IPA size) */
+	int (*vm_type)(struct vm *vm, unsigned long *type, struct lkvm_err *e);
+	/* after RAM is mapped: in-kernel irqchip, arch checks */
+	int (*vm_init)(struct vm *vm, struct lkvm_err *e);
+	int (*vcpu_init)(struct vcpu *vcpu, struct lkvm_err *e);
+	/* after every vCPU and device exists: irqchip init */
+	int (*vm_finalize)(struct vm *vm, struct lkvm_err *e);
+	/* loads kernel/initrd, builds the DT, sets boot registers */
+	int (*boot)(struct vm *vm, const struct boot_files *bf, struct lkvm_err *e);
+	int (*irq_line)(struct vm *vm, uint32_t irq, int level);
+	void (*vm_exit)(struct vm *vm);
+};
+
+/* The backend for the host lkvm was built for. */
+extern const struct arch_ops arch_host_ops;
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef LKVM_VCPU_H
+#define LKVM_VCPU_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "err.h"
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	unsigned int id;
+	int fd;
+	struct kvm_run *run;
+	pthread_t thread;
+	bool started;
+	uint64_t mpidr; /* arm: affinity for the DT cpu node */
+};
+
+int vcpu_create(struct vm *vm, unsigned int id, struct lkvm_err *e);
+/* Starts one thread per vCPU; signals are blocked in them. */
+int vcpus_start(struct vm *vm, struct lkvm_err *e);
+/* Kicks every vCPU out of KVM_RUN and joins its thread. */
+void vcpus_stop(struct vm *vm);
+void vcpus_destroy(struct vm *vm);
+
+#endif

@@ -1,0 +1,74 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef LKVM_VM_H
+#define LKVM_VM_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "err.h"
+#include "guest_mem.h"
+#include "log.h"
+#include "mmio_bus.h"
+
+struct arch_ops;
+struct vcpu;
+
+/* Why the VM stopped; run.c maps it to lkvm's exit status. */
+enum vm_stop {
+	VM_RUNNING = 0,
+	VM_STOP_POWEROFF,  /* PSCI SYSTEM_OFF */
+	VM_STOP_RESET,     /* PSCI SYSTEM_RESET */
+	VM_STOP_CRASH,     /* KVM_SYSTEM_EVENT_CRASH */
+	VM_STOP_ERROR,     /* lkvm failed while running */
+	VM_STOP_USER,      /* escape key */
+	VM_STOP_SIGNAL,    /* SIGINT/SIGTERM/SIGHUP */
+};
+
+#define VM_MAX_VCPUS 512
+/* irq lines the irqchip is sized for (arm: SPIs 0..VM_MAX_IRQ_LINES-1) */
+#define VM_MAX_IRQ_LINES 96
+
+struct vm {
+	struct logger log;
+	const struct vm_config *cfg;
+	const struct arch_ops *arch;
+	void *arch_priv;
+
+	int kvm_fd;
+	int vm_fd;
+	int vcpu_mmap_size;
+
+	/* guest RAM: one anonymous mapping, registered as memory slot 0 */
+	uint64_t ram_base;
+	uint64_t ram_size;
+	uint8_t *ram;
+	struct guest_mem mem;
+
+	struct mmio_bus bus;
+	uint32_t nr_irqs; /* irq lines handed out by irq_alloc() */
+
+	struct vcpu *vcpus[VM_MAX_VCPUS];
+	unsigned int nr_vcpus;
+
+	_Atomic int stop;    /* enum vm_stop; first writer wins */
+	_Atomic int stop_signal;
+	int stop_efd;        /* eventfd: wakes the main loop on stop */
+};
+
+/* Opens /dev/kvm, creates the VM and its RAM. */
+int vm_create(struct vm *vm, const struct vm_config *cfg, const struct arch_ops *arch,
+	      struct lkvm_err *e);
+/* Unmaps RAM and closes fds; every vCPU and device thread must be joined. */
+void vm_destroy(struct vm *vm);
+int vm_check_extension(const struct vm *vm, long cap);
+/* Records why the VM stops (the first reason wins) and wakes the main loop. */
+void vm_request_stop(struct vm *vm, enum vm_stop why);
+enum vm_stop vm_stopped(const struct vm *vm);
+
+/* Irq lines: a number per device; the arch maps it to an interrupt. */
+int irq_alloc(struct vm *vm, uint32_t *irq, struct lkvm_err *e);
+void irq_set_level(struct vm *vm, uint32_t irq, int level);
+
+#endif

@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/* `lkvm run`: the composition root. Options, VM, devices, vCPUs, main loop. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "arch.h"
+#include "evloop.h"
+#include "loader.h"
+#include "run.h"
+#include "term.h"
+#include "uart8250.h"
+#include "util.h"
+#include "vcpu.h"
+#include "vm.h"
+
+#define DEFAULT_RAM_MIB 256
+
+enum {
+	OPT_CONSOLE = 0x100,
+	OPT_AARCH32,
+	OPT_IRQCHIP,
+	OPT_DUMP_DTB,
+	OPT_LOGLEVEL,
+};
+
+static const struct option run_options[] = {
+	{ "kernel", required_argument, NULL, 'k' },
+	{ "initrd", required_argument, NULL, 'i' },
+	{ "params", required_argument, NULL, 'p' },
+	{ "mem", required_argument, NULL, 'm' },
+	{ "cpus", required_argument, NULL, 'c' },
+	{ "console", required_argument, NULL, OPT_CONSOLE },
+	{ "aarch32", no_argument, NULL, OPT_AARCH32 },
+	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
+	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
+	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void run_usage(FILE *f)
+{
+	fprintf(f,
+		"usage: lkvm run -k KERNEL [options]\n"
+		"\n"
+		"Boots a Linux guest of either byte order: an arm64 Image (LE or BE, may be\n"
+		"gzipped) or, with --aarch32, an arm zImage (LE or BE8).\n"
+		"\n"
+		"  -k, --kernel FILE      kernel image\n"
+		"  -i, --initrd FILE      initial ramdisk\n"
+		"  -p, --params ARGS      kernel command line (console=ttyS0 is added when\n"
+		"                         ARGS has no console=)\n"
+		"  -m, --mem SIZE         guest RAM, MiB unless suffixed M or G (default %d)\n"
+		"  -c, --cpus N           number of vCPUs (default 1)\n"
+		"      --console serial   guest console: the 8250 UART, ttyS0 (default)\n"
+		"      --aarch32          run a 32-bit ARM guest (zImage) on an arm64 host\n"
+		"      --irqchip TYPE     gicv3 (default) or gicv2\n"
+		"      --dump-dtb FILE    write the generated device tree to FILE and exit\n"
+		"                         without running the guest\n"
+		"      --loglevel LEVEL   error, warn (default), info or debug\n"
+		"  -h, --help             this help\n"
+		"\n"
+		"The console is stdin/stdout; on a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A\n"
+		"sends Ctrl-A.\n"
+		"\n"
+		"Exit status:\n"
+		"  0    the guest powered off\n"
+		"  1    lkvm failed: bad option or input, no KVM, or an error while running\n"
+		"  2    the guest reset (rebooted)\n"
+		"  3    the guest reported a crash\n"
+		"  4    stopped from the console (Ctrl-A x)\n"
+		"  128+N  stopped by signal N (SIGINT 130, SIGTERM 143)\n",
+		DEFAULT_RAM_MIB);
+}
+
+int parse_mem_size(const char *s, uint64_t *bytes)
+{
+	unsigned long long v;
+	uint64_t shift = 20;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return -1;
+	if (*end == 'M' || *end == 'm') {
+		end++;
+	} else if (*end == 'G' || *end == 'g') {
+		shift = 30;
+		end++;
+	}
+	if (*end || v == 0 || v > (UINT64_MAX >> shift))
+		return -1;
+	*bytes = (uint64_t)v << shift;
+	return 0;
+}
+
+static int parse_uint(const char *s, unsigned int *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > 0xffffffffUL)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_err *e)
+{
+	int c;
+
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->ram_size = (uint64_t)DEFAULT_RAM_MIB << 20;
+	cfg->nr_cpus = 1;
+	cfg->loglevel = LOG_WARN;
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":k:i:p:m:c:h", run_options, NULL)) != -1) {
+		switch (c) {
+		case 'k':
+			cfg->kernel_path = optarg;
+			break;
+		case 'i':
+			cfg->initrd_path = optarg;
+			break;
+		case 'p':
+			cfg->cmdline = optarg;
+			break;
+		case 'm':
+			if (parse_mem_size(optarg, &cfg->ram_size))
+				return err_set(e, "-m %s: not a RAM size (MiB, or with M or G)", optarg);
+			if (cfg->ram_size % SZ_2M)
+				return err_set(e, "-m %s: guest RAM must be a multiple of 2 MiB", optarg);
+			break;
+		case 'c':
+			if (parse_uint(optarg, &cfg->nr_cpus) || cfg->nr_cpus == 0 ||
+			    cfg->nr_cpus > VM_MAX_VCPUS)
+				return err_set(e, "-c %s: the number of vCPUs must be 1 to %d", optarg,
+					       VM_MAX_VCPUS);
+			break;
+		case OPT_CONSOLE:
+			if (strcmp(optarg, "serial"))
+				return err_set(e, "--console %s: unknown console (serial)", optarg);
+			cfg->console = CONSOLE_SERIAL;
+			break;
+		case OPT_AARCH32:
+			cfg->aarch32 = true;
+			break;
+		case OPT_IRQCHIP:
+			if (!strcmp(optarg, "gicv3"))
+				cfg->irqchip = IRQCHIP_GICV3;
+			else if (!strcmp(optarg, "gicv2"))
+				cfg->irqchip = IRQCHIP_GICV2;
+			else
+				return err_set(e, "--irqchip %s: unknown irqchip (gicv3 or gicv2)", optarg);
+			break;
+		case OPT_DUMP_DTB:
+			cfg->dump_dtb = optarg;
+			break;
+		case OPT_LOGLEVEL:
+			if (log_parse_level(optarg, &cfg->loglevel))
+				return err_set(e, "--loglevel %s: unknown level (error, warn, info, debug)",
+					       optarg);
+			break;
+		case 'h':
+			return 1;
+		case ':':
+			return err_set(e, "option %s needs a value", argv[optind - 1]);
+		default:
+			if (optopt)
+				return err_set(e, "unknown option -%c (see lkvm run --help)", optopt);
+			return err_set(e, "unknown option %s (see lkvm run --help)", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return err_set(e, "unexpected argument '%s' (see lkvm run --help)", argv[optind]);
+	if (!cfg->kernel_path && !cfg->dump_dtb)
+		return err_set(e, "no kernel: give one with -k (see lkvm run --help)");
+	return 0;
+}
+
+/* Everything one run owns, torn down in reverse order. */
+struct run_ctx {
+	struct vm vm;
+	struct vm_config cfg;
+	struct boot_files bf;
+	struct uart8250 uart;
+	bool uart_ready;
+	struct evloop loop;
+	struct term term;
+	struct ev_source sig_src;
+	struct ev_source stop_src;
+	char *cmdline;
+};
+
+static void run_uart_irq(void *opaque, int level)
+{
+	struct run_ctx *ctx = opaque;
+
+	irq_set_level(&ctx->vm, ctx->uart.mdev.dt.irq, level);
+}
+
+static size_t run_console_in(void *opaque, const uint8_t *buf, size_t len)
+{
+	return uart8250_rx(opaque, buf, len);
+}
+
+static void run_console_quit(void *opaque)
+{
+	vm_request_stop(opaque, VM_STOP_USER);
+}
+
+static void run_signal(struct ev_source *src, uint32_t events)
+{
+	struct run_ctx *ctx = src->opaque;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	if (read(src->fd, &si, sizeof(si)) != sizeof(si))
+		return;
+	log_info(&ctx->vm.log, "stopping on signal %u", si.ssi_signo);
+	atomic_store(&ctx->vm.stop_signal, (int)si.ssi_signo);
+	vm_request_stop(&ctx->vm, VM_STOP_SIGNAL);
+}
+
+static void run_stop_event(struct ev_source *src, uint32_t events)
+{
+	uint64_t v;
+
+	(void)events;
+	if (read(src->fd, &v, sizeof(v)) < 0) {
+		/* EAGAIN: already drained */
+	}
+}
+
+/* console=ttyS0 unless the user chose a console */
+static int run_build_cmdline(struct run_ctx *ctx, struct lkvm_err *e)
+{
+	const char *user = ctx->cfg.cmdline ? ctx->cfg.cmdline : "";
+	const char *dflt = strstr(user, "console=") ? "" : "console=ttyS0";
+	size_t len = strlen(user) + strlen(dflt) + 2;
+
+	ctx->cmdline = malloc(len);
+	if (!ctx->cmdline)
+		return err_set(e, "out of memory");
+	snprintf(ctx->cmdline, len, "%s%s%s", dflt, *dflt && *user ? " " : "", user);
+	ctx->cfg.cmdline = ctx->cmdline;
+	return 0;
+}
+
+static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
+{
+	struct vm *vm = &ctx->vm;
+	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
+	unsigned int i;
+
+	if (boot_files_load(&ctx->bf, ctx->cfg.kernel_path, ctx->cfg.initrd_path,
+			    ctx->cfg.ram_size, e) ||
+	    boot_files_check_mode(&ctx->bf, ctx->cfg.aarch32, e) || run_build_cmdline(ctx, e))
+		return -1;
+	if (pages > 0 && psize > 0 && ctx->cfg.ram_size > (uint64_t)pages * (uint64_t)psize)
+		return err_set(e, "-m %llu MiB is more than this host's %llu MiB of RAM",
+			       (unsigned long long)(ctx->cfg.ram_size >> 20),
+			       (unsigned long long)(((uint64_t)pages * psize) >> 20));
+
+	if (vm_create(vm, &ctx->cfg, &arch_host_ops, e))
+		return -1;
+
+	uart8250_init(&ctx->uart, vm->arch->uart_base, STDOUT_FILENO, run_uart_irq, ctx);
+	ctx->uart_ready = true;
+	if (irq_alloc(vm, &ctx->uart.mdev.dt.irq, e) ||
+	    mmio_bus_register(&vm->bus, &ctx->uart.mdev, e))
+		return -1;
+
+	for (i = 0; i < ctx->cfg.nr_cpus; i++)
+		if (vcpu_create(vm, i, e))
+			return -1;
+	if (vm->arch->vm_finalize(vm, e))
+		return -1;
+	return vm->arch->boot(vm, &ctx->bf, e);
+}
+
+static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
+{
+	struct vm *vm = &ctx->vm;
+	sigset_t sigs;
+	int sfd;
+
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGHUP);
+	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL))
+		return err_set(e, "cannot block signals");
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0)
+		return err_errno(e, errno, "signalfd");
+	ctx->sig_src = (struct ev_source){ .fd = sfd, .cb = run_signal, .opaque = ctx };
+	ctx->stop_src = (struct ev_source){ .fd = vm->stop_efd, .cb = run_stop_event, .opaque = ctx };
+	if (evloop_add(&ctx->loop, &ctx->sig_src, EPOLLIN, e) ||
+	    evloop_add(&ctx->loop, &ctx->stop_src, EPOLLIN, e))
+		return -1;
+	ctx->term.sink = run_console_in;
+	ctx->term.sink_opaque = &ctx->uart;
+	ctx->term.quit = run_console_quit;
+	ctx->term.quit_opaque = vm;
+	if (term_init(&ctx->term, STDIN_FILENO, &ctx->loop, e) || term_raw(&ctx->term, e))
+		return -1;
+	vm->log.crlf = ctx->term.raw;
+
+	if (vcpus_start(vm, e))
+		return -1;
+	while (vm_stopped(vm) == VM_RUNNING) {
+		bool pending = term_flush_pending(&ctx->term);
+
+		evloop_run_once(&ctx->loop, pending ? 10 : -1);
+	}
+	return 0;
+}
+
+static int run_exit_status(struct vm *vm)
+{
+	switch (vm_stopped(vm)) {
+	case VM_STOP_POWEROFF:
+		return LKVM_EXIT_POWEROFF;
+	case VM_STOP_RESET:
+		return LKVM_EXIT_RESET;
+	case VM_STOP_CRASH:
+		return LKVM_EXIT_CRASH;
+	case VM_STOP_USER:
+		return LKVM_EXIT_USER;
+	case VM_STOP_SIGNAL:
+		return LKVM_EXIT_SIGNAL_BASE + atomic_load(&vm->stop_signal);
+	default:
+		return LKVM_EXIT_ERROR;
+	}
+}
+
+static void run_teardown(struct run_ctx *ctx)
+{
+	struct vm *vm = &ctx->vm;
+
+	/* every thread that can touch guest RAM is joined before it goes */
+	vcpus_stop(vm);
+	term_restore(&ctx->term);
+	vm->log.crlf = false;
+	if (ctx->sig_src.fd > 0)
+		close(ctx->sig_src.fd);
+	evloop_exit(&ctx->loop);
+	vcpus_destroy(vm);
+	vm_destroy(vm);
+	if (ctx->uart_ready)
+		uart8250_exit(&ctx->uart);
+	boot_files_free(&ctx->bf);
+	free(ctx->cmdline);
+}
+
+int cmd_run(int argc, char **argv)
+{
+	struct run_ctx *ctx;
+	struct lkvm_err e = { "" };
+	int r, status;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		fprintf(stderr, "lkvm: out of memory\n");
+		return LKVM_EXIT_ERROR;
+	}
+	ctx->vm.log = (struct logger){ .level = LOG_WARN, .fd = STDERR_FILENO };
+	ctx->vm.kvm_fd = ctx->vm.vm_fd = ctx->vm.stop_efd = ctx->loop.epfd = -1;
+	ctx->sig_src.fd = -1;
+	/* a guest console on a closed pipe must not kill lkvm */
+	signal(SIGPIPE, SIG_IGN);
+
+	r = run_parse_options(argc, argv, &ctx->cfg, &e);
+	if (r == 1) {
+		run_usage(stdout);
+		free(ctx);
+		return 0;
+	}
+	if (r) {
+		log_err(&ctx->vm.log, "%s", e.msg);
+		free(ctx);
+		return LKVM_EXIT_ERROR;
+	}
+	ctx->vm.log.level = ctx->cfg.loglevel;
+
+	r = run_setup(ctx, &e);
+	if (!r && ctx->cfg.dump_dtb) {
+		log_info(&ctx->vm.log, "device tree written to %s", ctx->cfg.dump_dtb);
+		run_teardown(ctx);
+		free(ctx);
+		return 0;
+	}
+	if (!r)
+		r = evloop_init(&ctx->loop, &e);
+	if (!r)
+		r = run_loop(ctx, &e);
+	if (r)
+		vm_request_stop(&ctx->vm, VM_STOP_ERROR);
+	run_teardown(ctx);
+	if (r)
+		log_err(&ctx->vm.log, "%s", e.msg);
+	status = run_exit_status(&ctx->vm);
+	log_info(&ctx->vm.log, "exit status %d", status);
+	free(ctx);
+	return status;
+}
