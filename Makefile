@@ -31,8 +31,7 @@ endif
 
 CFLAGS ?= -O2 -g
 CFLAGS += -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
-	-Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE -Iinclude \
-	-DLKVM_VERSION='"$(VERSION)"' -MMD -MP
+	-Wmissing-prototypes -Wno-unused-parameter -D_GNU_SOURCE -Iinclude -MMD -MP
 LDLIBS := -lz -laio -lpthread
 ifeq ($(SANITIZE),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -58,13 +57,17 @@ endif
 CORE_SRCS := core/err.c core/log.c core/guest_mem.c core/mmio_bus.c core/vm.c \
 	core/vcpu.c core/irq.c core/evloop.c core/file.c
 TERM_SRCS := term/uart8250.c term/term.c
+VIRTIO_SRCS := virtio/virtqueue.c virtio/device.c virtio/mmio.c virtio/mmio_dev.c \
+	virtio/blk.c virtio/rng.c virtio/console.c
+DISK_SRCS := disk/disk.c disk/raw.c
 ARM_PURE_SRCS := arm/loader.c arm/fdt.c
 ifneq (,$(findstring aarch64,$(TARGET)))
 ARCH_SRCS := arm/kvm.c
 else
 ARCH_SRCS := core/arch_none.c
 endif
-LIB_SRCS := run.c $(CORE_SRCS) $(TERM_SRCS) $(ARM_PURE_SRCS) $(ARCH_SRCS)
+LIB_SRCS := run.c $(CORE_SRCS) $(TERM_SRCS) $(VIRTIO_SRCS) $(DISK_SRCS) $(ARM_PURE_SRCS) \
+	$(ARCH_SRCS)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
@@ -76,6 +79,10 @@ all: $(BIN)
 
 $(BIN): $(OBJ)/main.o $(LIB_OBJS) $(FDT_STAMP)
 	$(CC) $(LDFLAGS) -o $@ $(OBJ)/main.o $(LIB_OBJS) $(FDT_LIB) $(LDLIBS)
+
+# only main.o carries the version, so a commit does not rebuild everything
+$(OBJ)/main.o: CFLAGS += -DLKVM_VERSION='"$(VERSION)"'
+$(OBJ)/main.o: $(wildcard .git/index)
 
 $(OBJ)/%.o: %.c $(FDT_STAMP)
 	@mkdir -p $(@D)

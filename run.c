@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -16,6 +17,7 @@
 #include "run.h"
 #include "term.h"
 #include "uart8250.h"
+#include "virtio_devs.h"
 #include "util.h"
 #include "vcpu.h"
 #include "vm.h"
@@ -28,6 +30,10 @@ enum {
 	OPT_IRQCHIP,
 	OPT_DUMP_DTB,
 	OPT_LOGLEVEL,
+	OPT_RNG,
+	OPT_TRANSPORT,
+	OPT_ENDIAN_OFFER,
+	OPT_ENDIAN_FORCE,
 };
 
 static const struct option run_options[] = {
@@ -41,6 +47,11 @@ static const struct option run_options[] = {
 	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
 	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
 	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
+	{ "disk", required_argument, NULL, 'd' },
+	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
+	{ "ring-endian-offer", required_argument, NULL, OPT_ENDIAN_OFFER },
+	{ "debug-ring-endian", required_argument, NULL, OPT_ENDIAN_FORCE },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -59,7 +70,22 @@ static void run_usage(FILE *f)
 		"                         ARGS has no console=)\n"
 		"  -m, --mem SIZE         guest RAM, MiB unless suffixed M or G (default %d)\n"
 		"  -c, --cpus N           number of vCPUs (default 1)\n"
-		"      --console serial   guest console: the 8250 UART, ttyS0 (default)\n"
+		"  -d, --disk FILE[,ro][,direct]\n"
+		"                         a virtio-blk disk (raw file or block device; ro:\n"
+		"                         read-only, never opened for writing; direct:\n"
+		"                         O_DIRECT with libaio); repeat for more (max %d)\n"
+		"      --rng              a virtio-rng device fed by the host's getrandom\n"
+		"      --console TYPE     serial: the 8250 UART, ttyS0 (default);\n"
+		"                         virtio: virtio-console, hvc0 (the UART stays for\n"
+		"                         earlycon)\n"
+		"      --virtio-transport mmio | mmio-legacy\n"
+		"                         virtio-mmio version 2 (default, little-endian rings)\n"
+		"                         or version 1 (rings in the guest's byte order)\n"
+		"      --ring-endian-offer both | le | be | none\n"
+		"                         legacy only: which of VIRTIO_RING_F_GUEST_LE (44) and\n"
+		"                         _BE (45) to offer (default both)\n"
+		"      --debug-ring-endian le | be\n"
+		"                         debug: force every queue's byte order\n"
 		"      --aarch32          run a 32-bit ARM guest (zImage) on an arm64 host\n"
 		"      --irqchip TYPE     gicv3 (default) or gicv2\n"
 		"      --dump-dtb FILE    write the generated device tree to FILE and exit\n"
@@ -77,7 +103,7 @@ static void run_usage(FILE *f)
 		"  3    the guest reported a crash\n"
 		"  4    stopped from the console (Ctrl-A x)\n"
 		"  128+N  stopped by signal N (SIGINT 130, SIGTERM 143)\n",
-		DEFAULT_RAM_MIB);
+		DEFAULT_RAM_MIB, CONFIG_MAX_DISKS);
 }
 
 int parse_mem_size(const char *s, uint64_t *bytes)
@@ -129,7 +155,7 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 	cfg->loglevel = LOG_WARN;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:p:m:c:h", run_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":k:i:p:m:c:d:h", run_options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			cfg->kernel_path = optarg;
@@ -153,9 +179,50 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 					       VM_MAX_VCPUS);
 			break;
 		case OPT_CONSOLE:
-			if (strcmp(optarg, "serial"))
-				return err_set(e, "--console %s: unknown console (serial)", optarg);
-			cfg->console = CONSOLE_SERIAL;
+			if (!strcmp(optarg, "serial"))
+				cfg->console = CONSOLE_SERIAL;
+			else if (!strcmp(optarg, "virtio"))
+				cfg->console = CONSOLE_VIRTIO;
+			else
+				return err_set(e, "--console %s: unknown console (serial or virtio)", optarg);
+			break;
+		case 'd':
+			if (cfg->nr_disks >= CONFIG_MAX_DISKS)
+				return err_set(e, "-d %s: too many disks (max %d)", optarg, CONFIG_MAX_DISKS);
+			cfg->disks[cfg->nr_disks++] = optarg;
+			break;
+		case OPT_RNG:
+			cfg->rng = true;
+			break;
+		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "mmio"))
+				cfg->transport = VIRTIO_MMIO_MODERN;
+			else if (!strcmp(optarg, "mmio-legacy"))
+				cfg->transport = VIRTIO_MMIO_LEGACY;
+			else
+				return err_set(e, "--virtio-transport %s: unknown transport (mmio or mmio-legacy)",
+					       optarg);
+			break;
+		case OPT_ENDIAN_OFFER:
+			if (!strcmp(optarg, "both"))
+				cfg->endian_offer = VIRTIO_OFFER_BOTH;
+			else if (!strcmp(optarg, "le"))
+				cfg->endian_offer = VIRTIO_OFFER_LE;
+			else if (!strcmp(optarg, "be"))
+				cfg->endian_offer = VIRTIO_OFFER_BE;
+			else if (!strcmp(optarg, "none"))
+				cfg->endian_offer = VIRTIO_OFFER_NONE;
+			else
+				return err_set(e, "--ring-endian-offer %s: unknown value (both, le, be, none)",
+					       optarg);
+			break;
+		case OPT_ENDIAN_FORCE:
+			if (!strcmp(optarg, "le"))
+				cfg->endian_force = VQ_LE;
+			else if (!strcmp(optarg, "be"))
+				cfg->endian_force = VQ_BE;
+			else
+				return err_set(e, "--debug-ring-endian %s: unknown value (le or be)", optarg);
 			break;
 		case OPT_AARCH32:
 			cfg->aarch32 = true;
@@ -200,6 +267,7 @@ struct run_ctx {
 	struct boot_files bf;
 	struct uart8250 uart;
 	bool uart_ready;
+	struct virtio_console *vcon;
 	struct evloop loop;
 	struct term term;
 	struct ev_source sig_src;
@@ -216,7 +284,19 @@ static void run_uart_irq(void *opaque, int level)
 
 static size_t run_console_in(void *opaque, const uint8_t *buf, size_t len)
 {
-	return uart8250_rx(opaque, buf, len);
+	struct run_ctx *ctx = opaque;
+
+	if (ctx->vcon)
+		return virtio_console_input(ctx->vcon, buf, len);
+	return uart8250_rx(&ctx->uart, buf, len);
+}
+
+static void run_console_size(struct run_ctx *ctx)
+{
+	struct winsize ws;
+
+	if (ctx->vcon && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col && ws.ws_row)
+		virtio_console_resize(ctx->vcon, ws.ws_col, ws.ws_row);
 }
 
 static void run_console_quit(void *opaque)
@@ -232,6 +312,10 @@ static void run_signal(struct ev_source *src, uint32_t events)
 	(void)events;
 	if (read(src->fd, &si, sizeof(si)) != sizeof(si))
 		return;
+	if (si.ssi_signo == SIGWINCH) {
+		run_console_size(ctx);
+		return;
+	}
 	log_info(&ctx->vm.log, "stopping on signal %u", si.ssi_signo);
 	atomic_store(&ctx->vm.stop_signal, (int)si.ssi_signo);
 	vm_request_stop(&ctx->vm, VM_STOP_SIGNAL);
@@ -251,7 +335,8 @@ static void run_stop_event(struct ev_source *src, uint32_t events)
 static int run_build_cmdline(struct run_ctx *ctx, struct lkvm_err *e)
 {
 	const char *user = ctx->cfg.cmdline ? ctx->cfg.cmdline : "";
-	const char *dflt = strstr(user, "console=") ? "" : "console=ttyS0";
+	const char *con = ctx->cfg.console == CONSOLE_VIRTIO ? "console=hvc0" : "console=ttyS0";
+	const char *dflt = strstr(user, "console=") ? "" : con;
 	size_t len = strlen(user) + strlen(dflt) + 2;
 
 	ctx->cmdline = malloc(len);
@@ -286,6 +371,18 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 	    mmio_bus_register(&vm->bus, &ctx->uart.mdev, e))
 		return -1;
 
+	/* virtio devices, in this order: /dev/vda... follow the -d order */
+	for (i = 0; i < ctx->cfg.nr_disks; i++)
+		if (virtio_blk_add(vm, ctx->cfg.disks[i], e))
+			return -1;
+	if (ctx->cfg.rng && virtio_rng_add(vm, e))
+		return -1;
+	if (ctx->cfg.console == CONSOLE_VIRTIO) {
+		if (virtio_console_add(vm, STDOUT_FILENO, &ctx->vcon, e))
+			return -1;
+		run_console_size(ctx);
+	}
+
 	for (i = 0; i < ctx->cfg.nr_cpus; i++)
 		if (vcpu_create(vm, i, e))
 			return -1;
@@ -304,6 +401,7 @@ static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGWINCH);
 	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL))
 		return err_set(e, "cannot block signals");
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -315,7 +413,7 @@ static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
 	    evloop_add(&ctx->loop, &ctx->stop_src, EPOLLIN, e))
 		return -1;
 	ctx->term.sink = run_console_in;
-	ctx->term.sink_opaque = &ctx->uart;
+	ctx->term.sink_opaque = ctx;
 	ctx->term.quit = run_console_quit;
 	ctx->term.quit_opaque = vm;
 	if (term_init(&ctx->term, STDIN_FILENO, &ctx->loop, e) || term_raw(&ctx->term, e))
@@ -356,12 +454,14 @@ static void run_teardown(struct run_ctx *ctx)
 
 	/* every thread that can touch guest RAM is joined before it goes */
 	vcpus_stop(vm);
+	vm_stop_devices(vm);
 	term_restore(&ctx->term);
 	vm->log.crlf = false;
 	if (ctx->sig_src.fd > 0)
 		close(ctx->sig_src.fd);
 	evloop_exit(&ctx->loop);
 	vcpus_destroy(vm);
+	vm_destroy_devices(vm);
 	vm_destroy(vm);
 	if (ctx->uart_ready)
 		uart8250_exit(&ctx->uart);

@@ -20,6 +20,10 @@
 #define ARM64_CORE_REG(x) \
 	(KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE | KVM_REG_ARM_CORE_REG(x))
 #define ARM_MPIDR_EL1 ARM64_SYS_REG(3, 0, 0, 0, 5)
+#define ARM_SCTLR_EL1 ARM64_SYS_REG(3, 0, 1, 0, 0)
+#define SCTLR_EL1_EE (1ULL << 25)  /* EL1 data accesses are big-endian */
+#define SCTLR_EL1_E0E (1ULL << 24) /* EL0 data accesses are big-endian */
+#define ARM_AA32_E_BIT (1ULL << 9) /* CPSR.E: AArch32 data big-endian */
 #define ARM_AA32_MODE_SVC 0x13
 #define ARM_AA32_A_BIT 0x100
 #define ARM_AA32_I_BIT 0x80
@@ -263,6 +267,32 @@ static int arm_irq_line(struct vm *vm, uint32_t irq, int level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &il) < 0 ? -1 : 0;
 }
 
+static int get_reg(struct vcpu *vcpu, uint64_t id, uint64_t *val)
+{
+	struct kvm_one_reg reg = { .id = id, .addr = (uintptr_t)val };
+
+	return ioctl(vcpu->fd, KVM_GET_ONE_REG, &reg);
+}
+
+/*
+ * The byte order of the context that made this exit: AArch32 (PSTATE.nRW)
+ * by CPSR.E; AArch64 by SCTLR_EL1.EE at EL1 or SCTLR_EL1.E0E at EL0.
+ */
+static int arm_vcpu_endian(struct vcpu *vcpu)
+{
+	uint64_t pstate, sctlr;
+
+	if (get_reg(vcpu, ARM64_CORE_REG(regs.pstate), &pstate) < 0)
+		return 0;
+	if (pstate & PSR_MODE32_BIT)
+		return (pstate & ARM_AA32_E_BIT) ? GUEST_BE : GUEST_LE;
+	if (get_reg(vcpu, ARM_SCTLR_EL1, &sctlr) < 0)
+		return 0;
+	if ((pstate & PSR_MODE_MASK) == PSR_MODE_EL0t)
+		return (sctlr & SCTLR_EL1_E0E) ? GUEST_BE : GUEST_LE;
+	return (sctlr & SCTLR_EL1_EE) ? GUEST_BE : GUEST_LE;
+}
+
 static void arm_vm_exit(struct vm *vm)
 {
 	struct arm_vm *a = arm_vm(vm);
@@ -279,11 +309,14 @@ const struct arch_ops arch_host_ops = {
 	.name = "arm64",
 	.ram_base = ARM_RAM_BASE,
 	.uart_base = ARM_UART_BASE,
+	.virtio_mmio_base = ARM_VIRTIO_MMIO_BASE,
+	.virtio_mmio_slots = ARM_VIRTIO_MMIO_SLOTS,
 	.vm_type = arm_vm_type,
 	.vm_init = arm_vm_init,
 	.vcpu_init = arm_vcpu_init,
 	.vm_finalize = arm_vm_finalize,
 	.boot = arm_boot,
 	.irq_line = arm_irq_line,
+	.vcpu_endian = arm_vcpu_endian,
 	.vm_exit = arm_vm_exit,
 };

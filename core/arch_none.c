@@ -24,5 +24,7 @@ const struct arch_ops arch_host_ops = {
 	.name = "none",
 	.ram_base = 0x80000000ULL,
 	.uart_base = 0x01000000ULL,
+	.virtio_mmio_base = 0x0a000000ULL,
+	.virtio_mmio_slots = 32,
 	.vm_type = none_vm_type,
 };

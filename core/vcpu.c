@@ -199,3 +199,10 @@ void vcpus_destroy(struct vm *vm)
 	}
 	vm->nr_vcpus = 0;
 }
+
+enum guest_endian vcpu_guest_endian(struct vcpu *vcpu)
+{
+	const struct arch_ops *arch = vcpu->vm->arch;
+
+	return arch->vcpu_endian ? (enum guest_endian)arch->vcpu_endian(vcpu) : 0;
+}

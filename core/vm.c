@@ -112,3 +112,29 @@ enum vm_stop vm_stopped(const struct vm *vm)
 {
 	return (enum vm_stop)atomic_load(&vm->stop);
 }
+
+void vm_add_device(struct vm *vm, struct vm_device *dev)
+{
+	dev->next = vm->devices;
+	vm->devices = dev;
+}
+
+void vm_stop_devices(struct vm *vm)
+{
+	struct vm_device *d;
+
+	for (d = vm->devices; d; d = d->next)
+		if (d->stop)
+			d->stop(d);
+}
+
+void vm_destroy_devices(struct vm *vm)
+{
+	while (vm->devices) {
+		struct vm_device *d = vm->devices;
+
+		vm->devices = d->next;
+		if (d->destroy)
+			d->destroy(d);
+	}
+}

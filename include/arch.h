@@ -19,6 +19,8 @@ struct arch_ops {
 	const char *name;
 	uint64_t ram_base;
 	uint64_t uart_base;
+	uint64_t virtio_mmio_base; /* slots of VIRTIO_MMIO_REGION_SIZE from here */
+	unsigned int virtio_mmio_slots;
 	/* KVM_CREATE_VM type for this RAM size (arm64: IPA size) */
 	int (*vm_type)(struct vm *vm, unsigned long *type, struct lkvm_err *e);
 	/* after RAM is mapped: in-kernel irqchip, arch checks */
@@ -29,6 +31,8 @@ struct arch_ops {
 	/* loads kernel/initrd, builds the DT, sets boot registers */
 	int (*boot)(struct vm *vm, const struct boot_files *bf, struct lkvm_err *e);
 	int (*irq_line)(struct vm *vm, uint32_t irq, int level);
+	/* enum guest_endian of the vCPU's current context, 0 if unknown */
+	int (*vcpu_endian)(struct vcpu *vcpu);
 	void (*vm_exit)(struct vm *vm);
 };
 

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "log.h"
+#include "virtio.h"
 
 enum irqchip_type {
 	IRQCHIP_GICV3 = 0,
@@ -14,7 +15,10 @@ enum irqchip_type {
 
 enum console_type {
 	CONSOLE_SERIAL = 0,
+	CONSOLE_VIRTIO,
 };
+
+#define CONFIG_MAX_DISKS 8
 
 /* What `lkvm run` was asked to do; filled by run.c from the command line. */
 struct vm_config {
@@ -28,6 +32,12 @@ struct vm_config {
 	enum irqchip_type irqchip;
 	enum console_type console;
 	enum log_level loglevel;
+	const char *disks[CONFIG_MAX_DISKS]; /* -d specs: FILE[,ro][,direct] */
+	unsigned int nr_disks;
+	bool rng;
+	enum virtio_transport transport;
+	enum virtio_endian_offer endian_offer;
+	enum vq_endian endian_force; /* 0: follow the rules */
 };
 
 #endif

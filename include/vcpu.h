@@ -11,6 +11,12 @@
 
 struct vm;
 
+/* Data byte order a vCPU runs in right now; 0 = could not tell. */
+enum guest_endian {
+	GUEST_LE = 1,
+	GUEST_BE = 2,
+};
+
 struct vcpu {
 	struct vm *vm;
 	unsigned int id;
@@ -27,5 +33,10 @@ int vcpus_start(struct vm *vm, struct lkvm_err *e);
 /* Kicks every vCPU out of KVM_RUN and joins its thread. */
 void vcpus_stop(struct vm *vm);
 void vcpus_destroy(struct vm *vm);
+/*
+ * Samples the byte order of the vCPU's current context. Call it from the
+ * vCPU's own thread while it handles an exit (its registers are stable).
+ */
+enum guest_endian vcpu_guest_endian(struct vcpu *vcpu);
 
 #endif

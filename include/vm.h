@@ -15,6 +15,16 @@
 struct arch_ops;
 struct vcpu;
 
+/*
+ * A device with threads or host resources. run.c stops every device (its
+ * threads joined: no more guest RAM access) before RAM is unmapped.
+ */
+struct vm_device {
+	void (*stop)(struct vm_device *dev);
+	void (*destroy)(struct vm_device *dev);
+	struct vm_device *next;
+};
+
 /* Why the VM stopped; run.c maps it to lkvm's exit status. */
 enum vm_stop {
 	VM_RUNNING = 0,
@@ -48,6 +58,8 @@ struct vm {
 
 	struct mmio_bus bus;
 	uint32_t nr_irqs; /* irq lines handed out by irq_alloc() */
+	unsigned int nr_virtio; /* virtio-mmio slots handed out */
+	struct vm_device *devices; /* newest first */
 
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 	unsigned int nr_vcpus;
@@ -66,6 +78,10 @@ int vm_check_extension(const struct vm *vm, long cap);
 /* Records why the VM stops (the first reason wins) and wakes the main loop. */
 void vm_request_stop(struct vm *vm, enum vm_stop why);
 enum vm_stop vm_stopped(const struct vm *vm);
+
+void vm_add_device(struct vm *vm, struct vm_device *dev);
+void vm_stop_devices(struct vm *vm);
+void vm_destroy_devices(struct vm *vm);
 
 /* Irq lines: a number per device; the arch maps it to an interrupt. */
 int irq_alloc(struct vm *vm, uint32_t *irq, struct lkvm_err *e);

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+#ifndef LKVM_VIRTIO_DEVS_H
+#define LKVM_VIRTIO_DEVS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "err.h"
+#include "virtio.h"
+#include "virtio_mmio.h"
+#include "vm.h"
+
+/* What every virtio-mmio device of a VM is made of. */
+struct virtio_mmio_dev {
+	struct vm_device base;
+	struct vm *vm;
+	struct virtio_dev vdev;
+	struct virtio_mmio mmio;
+	uint32_t irq;
+};
+
+/*
+ * Gives dev its slot, irq and transport, puts it on the bus and starts its
+ * thread; run.c later stops it. ops/priv describe the device model.
+ */
+int virtio_mmio_dev_add(struct vm *vm, struct virtio_mmio_dev *dev,
+			const struct virtio_dev_ops *ops, void *priv, void (*destroy)(struct vm_device *),
+			struct lkvm_err *e);
+
+void virtio_mmio_dev_release(struct virtio_mmio_dev *dev);
+
+/*
+ * Runs fn on every available chain of vq and pushes each with the length fn
+ * returns (>= 0); fn < 0 means the guest broke the protocol. Signals once.
+ */
+void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,
+		      long (*fn)(struct virtio_dev *vdev, struct virtqueue *vq, struct vq_elem *elem));
+
+int virtio_blk_add(struct vm *vm, const char *spec, struct lkvm_err *e);
+int virtio_rng_add(struct vm *vm, struct lkvm_err *e);
+
+struct virtio_console;
+int virtio_console_add(struct vm *vm, int out_fd, struct virtio_console **out, struct lkvm_err *e);
+/* Host input for the guest; returns the bytes taken (0 when it has no buffers). */
+size_t virtio_console_input(struct virtio_console *con, const uint8_t *buf, size_t len);
+void virtio_console_resize(struct virtio_console *con, uint16_t cols, uint16_t rows);
+
+#endif

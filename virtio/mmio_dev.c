@@ -1,0 +1,95 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Glue between a virtio device model, the virtio-mmio transport and the VM. */
+#include <stdio.h>
+
+#include "arch.h"
+#include "vcpu.h"
+#include "virtio_devs.h"
+
+static void virtio_mmio_dev_irq(void *opaque, int level)
+{
+	struct virtio_mmio_dev *dev = opaque;
+
+	irq_set_level(dev->vm, dev->irq, level);
+}
+
+static int virtio_mmio_vcpu_endian(struct vcpu *vcpu)
+{
+	return vcpu_guest_endian(vcpu);
+}
+
+static void virtio_mmio_dev_stop(struct vm_device *base)
+{
+	struct virtio_mmio_dev *dev = (struct virtio_mmio_dev *)base;
+
+	virtio_dev_stop(&dev->vdev);
+}
+
+int virtio_mmio_dev_add(struct vm *vm, struct virtio_mmio_dev *dev,
+			const struct virtio_dev_ops *ops, void *priv, void (*destroy)(struct vm_device *),
+			struct lkvm_err *e)
+{
+	const struct vm_config *cfg = vm->cfg;
+	char label[48];
+	uint64_t base;
+
+	if (vm->nr_virtio >= vm->arch->virtio_mmio_slots)
+		return err_set(e, "too many virtio devices (max %u)", vm->arch->virtio_mmio_slots);
+	base = vm->arch->virtio_mmio_base + (uint64_t)vm->nr_virtio * VIRTIO_MMIO_REGION_SIZE;
+	snprintf(label, sizeof(label), "%s@0x%llx", ops->name, (unsigned long long)base);
+	dev->vm = vm;
+	if (virtio_dev_init(&dev->vdev, ops, priv, &vm->log, cfg->transport, cfg->endian_offer,
+			    cfg->endian_force, label))
+		return err_set(e, "%s: out of resources", label);
+	virtio_mmio_init(&dev->mmio, &dev->vdev, base, &vm->mem, virtio_mmio_dev_irq, dev,
+			 virtio_mmio_vcpu_endian);
+	dev->base.stop = virtio_mmio_dev_stop;
+	dev->base.destroy = destroy;
+	/* from here on run.c owns teardown, whatever fails next */
+	vm_add_device(vm, &dev->base);
+	if (irq_alloc(vm, &dev->irq, e))
+		return -1;
+	dev->mmio.mdev.dt.irq = dev->irq;
+	if (mmio_bus_register(&vm->bus, &dev->mmio.mdev, e))
+		return -1;
+	vm->nr_virtio++;
+	if (virtio_dev_start(&dev->vdev))
+		return err_set(e, "%s: cannot start its thread", label);
+	return 0;
+}
+
+/* Base teardown for device models: the caller frees its own container. */
+void virtio_mmio_dev_release(struct virtio_mmio_dev *dev)
+{
+	virtio_dev_exit(&dev->vdev);
+	virtio_mmio_exit(&dev->mmio);
+}
+
+void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,
+		      long (*fn)(struct virtio_dev *vdev, struct virtqueue *vq, struct vq_elem *elem))
+{
+	struct vq_elem *elem = vdev->scratch;
+
+	for (;;) {
+		int r;
+
+		while ((r = vq_pop(vq, elem)) > 0) {
+			long len = fn(vdev, vq, elem);
+
+			if (len < 0) {
+				virtio_dev_needs_reset(vdev, vq->why ? vq->why : "malformed request");
+				return;
+			}
+			vq_push(vq, elem->head, (uint32_t)len);
+		}
+		if (r < 0) {
+			virtio_dev_needs_reset(vdev, vq->why);
+			return;
+		}
+		virtio_dev_signal(vdev, vq);
+		/* the driver may have added buffers while it saw our old avail_event */
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (!vq_has_avail(vq))
+			return;
+	}
+}
