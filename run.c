@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `lkvm run`: the composition root. Options, VM, devices, vCPUs, main loop. */
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -112,7 +113,8 @@ int parse_mem_size(const char *s, uint64_t *bytes)
 	uint64_t shift = 20;
 	char *end;
 
-	if (!*s || *s == '-')
+	/* strtoull would skip blanks and wrap "-1": digits only */
+	if (!isdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
 	v = strtoull(s, &end, 10);
@@ -135,7 +137,7 @@ static int parse_uint(const char *s, unsigned int *out)
 	unsigned long v;
 	char *end;
 
-	if (!*s || *s == '-')
+	if (!isdigit((unsigned char)*s))
 		return -1;
 	errno = 0;
 	v = strtoul(s, &end, 10);
@@ -153,7 +155,8 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 	cfg->ram_size = (uint64_t)DEFAULT_RAM_MIB << 20;
 	cfg->nr_cpus = 1;
 	cfg->loglevel = LOG_WARN;
-	optind = 1;
+	/* 0, not 1: glibc also forgets its place inside a group like -zc8 */
+	optind = 0;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":k:i:p:m:c:d:h", run_options, NULL)) != -1) {
 		switch (c) {

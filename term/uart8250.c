@@ -94,7 +94,10 @@ static void uart_tx(struct uart8250 *u, uint8_t c)
 		do {
 			n = write(u->out_fd, &c, 1);
 		} while (n < 0 && errno == EINTR);
-		/* a closed or full output drops the byte, never the guest */
+		/*
+		 * A closed output drops the byte; a full pipe blocks this vCPU
+		 * like a real line would (backpressure), never loses output.
+		 */
 	}
 	u->thri_pending = true;
 }

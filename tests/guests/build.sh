@@ -2,25 +2,30 @@
 # tests/guests/build.sh [VARIANT...]
 #
 # Builds the small test guests (kernel + libc-free test init + initramfs) from
-# Debian's linux-source-6.1 and caches them by a hash of everything that goes
-# into them, so only the first run pays for the kernel builds (4-6 min each on
-# 2 cores). VARIANT: arm64-be arm64-le arm-be arm-le (default: all four).
+# Debian's linux-source-6.1 with our patches (guest/linux/*.patch). Kernels and
+# inits are cached apart, each by a hash of what goes into it, so editing the
+# init never rebuilds a kernel and only the first run pays for the kernels
+# (3-5 min each on 2 cores). VARIANT: arm64-be arm64-le arm-be arm-le
+# (default: all four).
 #
 # Prints one line per variant on stdout:  <variant> <directory>
-# where the directory holds Image|zImage, initrd.cpio.gz, init, config.
+# where the directory holds Image|zImage, config, init, initrd.cpio.gz.
 #
-# Env: LKVM_CACHE  cache root (default ~/.cache/lkvm)
-#      JOBS        make -j (default: nproc)
+# Env: LKVM_CACHE     cache root (default ~/.cache/lkvm)
+#      JOBS           make -j (default: nproc)
 #      LINUX_TARBALL  default /usr/src/linux-source-6.1.tar.xz
 # Needs: linux-source-6.1 gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf bc
 #        bison flex libssl-dev libelf-dev cpio make gcc (tests/setup.sh installs them)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
+top=$(cd "$here/../.." && pwd)
 CACHE=${LKVM_CACHE:-$HOME/.cache/lkvm}
 JOBS=${JOBS:-$(nproc)}
 LINUX_TARBALL=${LINUX_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 variants=${*:-arm64-be arm64-le arm-be arm-le}
+# Bump when the kernel recipe below changes in a way the hashes cannot see.
+KERNEL_RECIPE=1
 say() { echo "guests: $*" >&2; }
 
 [ -r "$LINUX_TARBALL" ] || { say "no kernel source $LINUX_TARBALL (apt-get install linux-source-6.1)"; exit 1; }
@@ -35,8 +40,8 @@ variant_params() {
 	esac
 }
 
-# The source tree: the tarball plus our patches (guest/linux/*.patch).
-patches=$(ls -1 "$here"/../../guest/linux/*.patch 2>/dev/null | sort || true)
+# The source tree: the tarball plus our patches.
+patches=$(ls -1 "$top"/guest/linux/*.patch 2>/dev/null | sort || true)
 src_id=$( { stat -c '%s %Y' "$LINUX_TARBALL"; for p in $patches; do sha256sum < "$p"; done; } |
 	sha256sum | cut -c1-12)
 src=$CACHE/src/linux-$src_id
@@ -60,22 +65,25 @@ if [ ! -x "$gic" ]; then
 	mv "$gic.tmp" "$gic"
 fi
 
+init_flags() { # variant -> cc ld cflags ldflags
+	case $1 in
+	arm64-be) echo "aarch64-linux-gnu-gcc aarch64-linux-gnu-ld -mbig-endian -EB" ;;
+	arm64-le) echo "aarch64-linux-gnu-gcc aarch64-linux-gnu-ld -mlittle-endian -EL" ;;
+	arm-be) echo "arm-linux-gnueabihf-gcc arm-linux-gnueabihf-ld -mbig-endian,-marm,-march=armv7-a,-mfloat-abi=soft -EB,--be8" ;;
+	arm-le) echo "arm-linux-gnueabihf-gcc arm-linux-gnueabihf-ld -mlittle-endian,-marm,-march=armv7-a,-mfloat-abi=soft -EL" ;;
+	esac
+}
+
 build_init() { # variant outdir
 	local v=$1 d=$2 cc ld cf lf
-	case $v in
-	arm64-be) cc=aarch64-linux-gnu-gcc ld=aarch64-linux-gnu-ld cf="-mbig-endian" lf="-EB" ;;
-	arm64-le) cc=aarch64-linux-gnu-gcc ld=aarch64-linux-gnu-ld cf="-mlittle-endian" lf="-EL" ;;
-	arm-be) cc=arm-linux-gnueabihf-gcc ld=arm-linux-gnueabihf-ld
-		cf="-mbig-endian -marm -march=armv7-a -mfloat-abi=soft" lf="-EB --be8" ;;
-	arm-le) cc=arm-linux-gnueabihf-gcc ld=arm-linux-gnueabihf-ld
-		cf="-mlittle-endian -marm -march=armv7-a -mfloat-abi=soft" lf="-EL" ;;
-	esac
+	read -r cc ld cf lf <<< "$(init_flags "$v")"
 	$cc -Os -Wall -Wextra -Werror -ffreestanding -fno-builtin -fno-stack-protector \
 		-fno-pie -fno-pic -fno-asynchronous-unwind-tables -fno-unwind-tables \
-		-fno-tree-loop-distribute-patterns -nostdlib -static $cf \
+		-fno-tree-loop-distribute-patterns -nostdlib -static ${cf//,/ } \
 		-c -o "$d/init.o" "$here/init/init.c"
-	$ld $lf -static -nostdlib -e _start --build-id=none -z noexecstack -o "$d/init" "$d/init.o"
+	$ld ${lf//,/ } -static -nostdlib -e _start --build-id=none -z noexecstack -o "$d/init" "$d/init.o"
 	rm -f "$d/init.o"
+	# mtime 0 and gen_init_cpio -t 0: the cpio is byte-for-byte reproducible
 	cp "$d/init" "$d/init.cpio-copy"
 	touch -d @0 "$d/init.cpio-copy"
 	printf '%s\n' 'dir /dev 0755 0 0' 'nod /dev/console 0600 0 0 c 5 1' \
@@ -85,41 +93,71 @@ build_init() { # variant outdir
 	rm -f "$d/init.cpio-copy" "$d/initramfs.list"
 }
 
+build_kernel() { # variant outdir
+	local v=$1 out=$2 obj=$CACHE/obj/$1-$src_id log frags="" f t0
+	mkdir -p "$obj"
+	log=$out/build.log
+	for f in $FRAGS; do frags="$frags $here/configs/$f.config"; done
+	say "[$v] building $IMAGE (make -j$JOBS, log $log)"
+	t0=$(date +%s)
+	export ARCH CROSS_COMPILE=$CROSS
+	(cd "$src" && ./scripts/kconfig/merge_config.sh -n -O "$obj" $frags) >"$log" 2>&1
+	make -C "$src" O="$obj" olddefconfig >>"$log" 2>&1
+	"$here/check-config.sh" "$obj/.config" $frags >>"$log" ||
+		{ tail -n 20 "$log" >&2; say "[$v] config check failed"; return 1; }
+	if ! nice make -C "$src" O="$obj" -j"$JOBS" "$IMAGE" >>"$log" 2>&1; then
+		tail -n 40 "$log" >&2
+		say "[$v] kernel build failed"
+		return 1
+	fi
+	cp "$obj/arch/$ARCH/boot/$IMAGE" "$out/$IMAGE"
+	cp "$obj/.config" "$out/config"
+	echo "variant=$v build_seconds=$(($(date +%s) - t0)) jobs=$JOBS" > "$out/build-time.txt"
+	say "[$v] kernel done in $(($(date +%s) - t0)) s"
+}
+
 for v in $variants; do
 	variant_params "$v"
-	id=$( {
-		echo "$src_id $v"
-		cat "$here/build.sh" "$here/check-config.sh" "$here/init/init.c"
+	kid=$( {
+		echo "$src_id $v $KERNEL_RECIPE"
+		declare -f build_kernel variant_params
+		cat "$here/check-config.sh"
 		for f in $FRAGS; do cat "$here/configs/$f.config"; done
 		${CROSS}gcc --version | head -n1
 	} | sha256sum | cut -c1-12)
-	out=$CACHE/guests/$v-$id
+	iid=$( {
+		echo "$v"
+		init_flags "$v"
+		cat "$here/init/init.c"
+		declare -f build_init
+		${CROSS}gcc --version | head -n1
+	} | sha256sum | cut -c1-12)
+	kdir=$CACHE/kernels/$v-$kid
+	idir=$CACHE/inits/$v-$iid
+	out=$CACHE/guests/$v-$kid-$iid
+	if [ ! -f "$kdir/.done" ]; then
+		rm -rf "$kdir.tmp"
+		mkdir -p "$kdir.tmp"
+		build_kernel "$v" "$kdir.tmp"
+		touch "$kdir.tmp/.done"
+		rm -rf "$kdir"
+		mv "$kdir.tmp" "$kdir"
+	fi
+	if [ ! -f "$idir/.done" ]; then
+		rm -rf "$idir.tmp"
+		mkdir -p "$idir.tmp"
+		build_init "$v" "$idir.tmp"
+		touch "$idir.tmp/.done"
+		rm -rf "$idir"
+		mv "$idir.tmp" "$idir"
+	fi
 	if [ ! -f "$out/.done" ]; then
-		obj=$CACHE/obj/$v-$src_id
-		mkdir -p "$obj" "$out.tmp"
-		log=$out.tmp/build.log
-		frags=""
-		for f in $FRAGS; do frags="$frags $here/configs/$f.config"; done
-		say "[$v] building $IMAGE (make -j$JOBS, log $log)"
-		t0=$(date +%s)
-		export ARCH CROSS_COMPILE=$CROSS
-		(cd "$src" && ./scripts/kconfig/merge_config.sh -n -O "$obj" $frags) >"$log" 2>&1
-		make -C "$src" O="$obj" olddefconfig >>"$log" 2>&1
-		"$here/check-config.sh" "$obj/.config" $frags >>"$log" ||
-			{ tail -n 20 "$log" >&2; say "[$v] config check failed"; exit 1; }
-		if ! nice make -C "$src" O="$obj" -j"$JOBS" "$IMAGE" >>"$log" 2>&1; then
-			tail -n 40 "$log" >&2
-			say "[$v] kernel build failed"
-			exit 1
-		fi
-		cp "$obj/arch/$ARCH/boot/$IMAGE" "$out.tmp/$IMAGE"
-		cp "$obj/.config" "$out.tmp/config"
-		build_init "$v" "$out.tmp"
-		echo "variant=$v build_seconds=$(($(date +%s) - t0)) jobs=$JOBS" > "$out.tmp/build-time.txt"
+		rm -rf "$out.tmp"
+		mkdir -p "$out.tmp"
+		cp "$kdir/$IMAGE" "$kdir/config" "$idir/init" "$idir/initrd.cpio.gz" "$out.tmp/"
 		touch "$out.tmp/.done"
 		rm -rf "$out"
 		mv "$out.tmp" "$out"
-		say "[$v] done in $(($(date +%s) - t0)) s"
 	fi
 	echo "$v $out"
 done
