@@ -231,9 +231,16 @@ int disk_raw_open(struct disk *d, const struct disk_opts *opts, struct lkvm_err 
 	int r;
 
 	d->fd = open(d->path, flags);
-	if (d->fd < 0)
-		return err_errno(e, errno, "cannot open disk %s%s", d->path,
-				 opts->ro ? "" : " for writing (add ,ro for read-only)");
+	if (d->fd < 0) {
+		r = errno;
+		/* a read-only file or device: say how to use it anyway */
+		return err_errno(e, r, "cannot open disk %s%s", d->path,
+				 opts->direct && r == EINVAL
+					 ? " with O_DIRECT (its file system has none: drop ,direct)"
+				 : !opts->ro && (r == EACCES || r == EROFS || r == EPERM)
+					 ? " for writing (add ,ro to use it read-only)"
+					 : "");
+	}
 	if (fstat(d->fd, &st) < 0) {
 		r = errno;
 		close(d->fd);
