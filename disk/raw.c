@@ -23,6 +23,7 @@ struct raw_priv {
 	io_context_t aio;
 	bool have_aio;
 	bool is_blkdev;
+	int buffered_fd; /* direct: the same image without O_DIRECT, for its tail */
 };
 
 /* Loops over short transfers; -errno on error, -EIO at end of file. */
@@ -66,8 +67,11 @@ static int raw_aio_one(struct disk *d, int op, uint64_t off, const struct iovec 
 	struct raw_priv *p = d->priv;
 	struct iocb cb, *cbs[1] = { &cb };
 	struct io_event ev;
-	int r;
+	size_t want = 0;
+	int i, r;
 
+	for (i = 0; i < n; i++)
+		want += iov[i].iov_len;
 	if (op == IO_CMD_PREADV)
 		io_prep_preadv(&cb, d->fd, iov, n, off);
 	else
@@ -82,7 +86,10 @@ static int raw_aio_one(struct disk *d, int op, uint64_t off, const struct iovec 
 	} while (r == -EINTR);
 	if (r != 1)
 		return r < 0 ? r : -EIO;
-	return (long)ev.res < 0 ? (int)(long)ev.res : 0;
+	if ((long)ev.res < 0)
+		return (int)(long)ev.res;
+	/* a short transfer (end of the image) is an error, like in raw_rw_sync */
+	return ev.res == want ? 0 : -EIO;
 }
 
 static bool raw_aligned(const struct disk *d, uint64_t off, const struct iovec *iov, int n,
@@ -111,6 +118,13 @@ static int raw_direct(struct disk *d, uint64_t off, const struct iovec *iov, int
 
 	if (raw_aligned(d, off, iov, n, len))
 		return raw_aio_one(d, wr ? IO_CMD_PWRITEV : IO_CMD_PREADV, off, iov, n);
+	/*
+	 * An aligned span past the end of a file whose size is not a block
+	 * multiple would read short, or grow the file on write: go buffered.
+	 * Linux keeps the two coherent (O_DIRECT flushes/invalidates the range).
+	 */
+	if (end > d->size)
+		return raw_rw_sync(((struct raw_priv *)d->priv)->buffered_fd, off, iov, n, len, wr);
 	if (posix_memalign((void **)&bounce, a, end - start))
 		return -ENOMEM;
 	biov = (struct iovec){ .iov_base = bounce, .iov_len = end - start };
@@ -207,6 +221,8 @@ static void raw_close(struct disk *d)
 
 	if (p && p->have_aio)
 		io_destroy(p->aio);
+	if (p && p->buffered_fd >= 0)
+		close(p->buffered_fd);
 	free(p);
 	if (d->fd >= 0)
 		close(d->fd);
@@ -251,6 +267,7 @@ int disk_raw_open(struct disk *d, const struct disk_opts *opts, struct lkvm_err 
 		close(d->fd);
 		return err_set(e, "out of memory");
 	}
+	p->buffered_fd = -1;
 	d->priv = p;
 	d->ops = &raw_ops;
 	d->ro = opts->ro;
@@ -282,6 +299,12 @@ int disk_raw_open(struct disk *d, const struct disk_opts *opts, struct lkvm_err 
 			return err_errno(e, -r, "io_setup for disk %s", d->path);
 		}
 		p->have_aio = true;
+		p->buffered_fd = open(d->path, (opts->ro ? O_RDONLY : O_RDWR) | O_CLOEXEC);
+		if (p->buffered_fd < 0) {
+			r = errno;
+			raw_close(d);
+			return err_errno(e, r, "cannot open disk %s", d->path);
+		}
 		/* O_DIRECT on a 4K-sector host file system wants 4K */
 		if (!p->is_blkdev)
 			d->blk_size = 4096;

@@ -198,7 +198,8 @@ enum vq_endian virtio_dev_ring_endian(struct virtio_dev *vdev, enum vq_endian vc
 		*rule = VIRTIO_RULE_FORCED;
 		return vdev->force_endian;
 	}
-	if (virtio_has_feature(vdev, VIRTIO_F_VERSION_1)) {
+	/* a modern transport is LE from the start (4.2.2), not only once VERSION_1 is acked */
+	if (vdev->transport == VIRTIO_MMIO_MODERN || virtio_has_feature(vdev, VIRTIO_F_VERSION_1)) {
 		*rule = VIRTIO_RULE_VERSION_1;
 		return VQ_LE;
 	}

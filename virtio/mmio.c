@@ -16,6 +16,22 @@ static enum vq_endian mmio_vcpu_endian(struct virtio_mmio *m, struct vcpu *vcpu)
 	return m->vcpu_endian && vcpu ? virtio_endian_from_guest(m->vcpu_endian(vcpu)) : 0;
 }
 
+/*
+ * The vCPU's byte order costs two KVM_GET_ONE_REG: ask only when the rules
+ * will use it (legacy, no bit acked, no sample from a reset yet).
+ */
+static enum vq_endian mmio_vcpu_endian_lazy(struct virtio_mmio *m, struct vcpu *vcpu)
+{
+	struct virtio_dev *vdev = m->vdev;
+
+	if (vdev->force_endian || vdev->reset_endian || vdev->transport == VIRTIO_MMIO_MODERN ||
+	    virtio_has_feature(vdev, VIRTIO_F_VERSION_1) ||
+	    virtio_has_feature(vdev, VIRTIO_RING_F_GUEST_LE) ||
+	    virtio_has_feature(vdev, VIRTIO_RING_F_GUEST_BE))
+		return 0;
+	return mmio_vcpu_endian(m, vcpu);
+}
+
 static void mmio_update_irq(struct virtio_mmio *m)
 {
 	int level = m->isr != 0;
@@ -67,7 +83,7 @@ static void mmio_config_access(struct virtio_mmio *m, struct vcpu *vcpu, uint64_
 	/* 4.2.2.2: any width at any offset, but nothing past the end */
 	if (off >= vdev->ops->config_size || len > vdev->ops->config_size - off)
 		return;
-	e = virtio_dev_config_endian(vdev, mmio_vcpu_endian(m, vcpu));
+	e = virtio_dev_config_endian(vdev, mmio_vcpu_endian_lazy(m, vcpu));
 	memset(buf, 0, sizeof(buf));
 	vdev->ops->config_encode(vdev, e, buf);
 	if (!is_write) {
@@ -175,7 +191,7 @@ static void mmio_legacy_activate(struct virtio_mmio *m, struct vcpu *vcpu, uint3
 	used = ALIGN_UP(avail + 2 * (3 + num), (uint64_t)m->q[q].align);
 	m->q[q].pfn = pfn;
 	virtio_dev_activate_queue(vdev, q, m->mem, num, desc, avail, used,
-				  mmio_vcpu_endian(m, vcpu));
+				  mmio_vcpu_endian_lazy(m, vcpu));
 }
 
 static void mmio_modern_ready(struct virtio_mmio *m, struct vcpu *vcpu, uint32_t ready)
@@ -192,7 +208,7 @@ static void mmio_modern_ready(struct virtio_mmio *m, struct vcpu *vcpu, uint32_t
 		return;
 	}
 	if (virtio_dev_activate_queue(vdev, q, m->mem, m->q[q].num, m->q[q].desc, m->q[q].avail,
-				      m->q[q].used, mmio_vcpu_endian(m, vcpu)))
+				      m->q[q].used, mmio_vcpu_endian_lazy(m, vcpu)))
 		m->q[q].ready = 1;
 }
 
@@ -294,7 +310,7 @@ static void mmio_write(struct mmio_dev *dev, struct vcpu *vcpu, uint64_t off, co
 		if (!v)
 			mmio_reset(m, vcpu);
 		else
-			virtio_dev_set_status(vdev, v, mmio_vcpu_endian(m, vcpu));
+			virtio_dev_set_status(vdev, v, 0);
 		break;
 	case VIRTIO_MMIO_QUEUE_DESC_LOW:
 	case VIRTIO_MMIO_QUEUE_DESC_HIGH:
