@@ -26,7 +26,8 @@ OBJ := $(O)
 BIN := $(O)/lkvm
 else
 OBJ := build/$(TARGET)$(VARIANT)
-BIN := lkvm
+# a sanitizer build never replaces ./lkvm
+BIN := $(if $(VARIANT),$(OBJ)/lkvm,lkvm)
 endif
 
 CFLAGS ?= -O2 -g
@@ -98,7 +99,7 @@ $(FDT_STAMP):
 $(UNIT_BIN): $(UNIT_OBJS) $(LIB_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $(UNIT_OBJS) $(LIB_OBJS) $(FDT_LIB) $(LDLIBS)
 
-check: $(UNIT_BIN) $(BIN)
+check: $(UNIT_BIN)
 	$(UNIT_BIN) tests/unit/data
 
 clean:

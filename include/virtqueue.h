@@ -43,8 +43,7 @@ struct virtqueue {
 	uint8_t *used;
 	uint16_t last_avail; /* next avail entry the device will take */
 	uint16_t used_idx;   /* device's copy of used->idx */
-	uint16_t signalled_used; /* used_idx at the last interrupt */
-	bool signalled_valid;
+	uint16_t signalled_used; /* used_idx at the last interrupt (0 at start) */
 	const char *why; /* first reason it broke, for the log */
 };
 

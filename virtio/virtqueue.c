@@ -147,7 +147,10 @@ static int vq_add_buf(struct virtqueue *vq, struct vq_elem *elem, const struct v
 	return 0;
 }
 
-/* Walks an indirect table (2.7.5.3); nested indirect is an error. */
+/*
+ * Walks an indirect table (2.7.5.3); nested indirect is an error. vq_pop has
+ * already refused an indirect descriptor that is chained (NEXT, or not first).
+ */
 static int vq_walk_indirect(struct virtqueue *vq, struct vq_elem *elem, const struct vq_desc *d)
 {
 	const uint8_t *table;
@@ -157,8 +160,6 @@ static int vq_walk_indirect(struct virtqueue *vq, struct vq_elem *elem, const st
 
 	if (!vq->indirect)
 		return vq_fail(vq, "indirect descriptor not negotiated");
-	if (d->flags & VQ_DESC_F_NEXT)
-		return vq_fail(vq, "indirect descriptor with NEXT");
 	if (!d->len || d->len % VQ_DESC_SIZE || d->len / VQ_DESC_SIZE > VQ_MAX_INDIRECT)
 		return vq_fail(vq, "bad indirect table length");
 	n = d->len / VQ_DESC_SIZE;
@@ -253,24 +254,18 @@ void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 
 bool vq_should_signal(struct virtqueue *vq)
 {
-	uint16_t old, new, event;
+	uint16_t old = vq->signalled_used, new = vq->used_idx, event;
 
-	if (!vq->ready)
+	/* nothing used since the last interrupt: an interrupt would be spurious */
+	if (!vq->ready || new == old)
 		return false;
+	vq->signalled_used = new;
 	/* order the used->idx store before reading the driver's suppression */
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	if (!vq->event_idx)
 		return !(vq_load16(vq, vq->avail) & VQ_AVAIL_F_NO_INTERRUPT);
-	old = vq->signalled_used;
-	new = vq->used_idx;
 	event = vq_load16(vq, vq->avail + 4 + 2 * vq->num);
-	if (!vq->signalled_valid) {
-		vq->signalled_valid = true;
-		vq->signalled_used = new;
-		return true;
-	}
-	vq->signalled_used = new;
-	/* vring_need_event(): did new pass event since old? */
+	/* vring_need_event(): did the used index pass used_event since old? */
 	return (uint16_t)(new - event - 1) < (uint16_t)(new - old);
 }
 

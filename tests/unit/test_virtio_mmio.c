@@ -36,7 +36,8 @@
 #define F_GUEST_BE BIT(VIRTIO_RING_F_GUEST_BE)
 #define F_VERSION_1 BIT(VIRTIO_F_VERSION_1)
 #define F_RING (BIT(VIRTIO_RING_F_INDIRECT_DESC) | BIT(VIRTIO_RING_F_EVENT_IDX))
-#define BLK_FEATURES (BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH))
+#define BLK_FEATURES \
+	(BIT(VIRTIO_BLK_F_SEG_MAX) | BIT(VIRTIO_BLK_F_BLK_SIZE) | BIT(VIRTIO_BLK_F_FLUSH))
 
 #define DISK_SIZE 0x10000ULL /* 128 sectors */
 #define RO_DISK_SIZE 0x2000ULL
@@ -44,7 +45,6 @@
 /* ---- the hand-built VM ---- */
 
 static _Atomic int irq_level[VM_MAX_IRQ_LINES];
-static _Atomic unsigned int irq_calls;
 static int vcpu_order = GUEST_LE; /* byte order the test vCPU runs in now */
 static struct vcpu fake_vcpu;
 #define FAKE_VCPU (&fake_vcpu)
@@ -53,7 +53,6 @@ static int test_irq_line(struct vm *vm, uint32_t irq, int level)
 {
 	if (irq < VM_MAX_IRQ_LINES)
 		irq_level[irq] = level;
-	irq_calls++;
 	return 0;
 }
 
@@ -77,6 +76,8 @@ struct rig {
 
 static bool rig_init(struct rig *r, enum virtio_transport t, enum virtio_endian_offer offer)
 {
+	unsigned int i;
+
 	memset(r, 0, sizeof(*r));
 	r->log_pipe[0] = r->log_pipe[1] = -1;
 	r->cfg.transport = t;
@@ -93,6 +94,9 @@ static bool rig_init(struct rig *r, enum virtio_transport t, enum virtio_endian_
 	r->vm.kvm_fd = r->vm.vm_fd = r->vm.stop_efd = -1;
 	fake_vcpu.vm = &r->vm;
 	vcpu_order = GUEST_LE;
+	/* a test may build several VMs in turn: their irq lines start low */
+	for (i = 0; i < VM_MAX_IRQ_LINES; i++)
+		irq_level[i] = 0;
 	if (!CHECK(pipe2(r->log_pipe, O_NONBLOCK | O_CLOEXEC) == 0))
 		return false;
 	r->vm.log = (struct logger){ .level = LOG_ERROR, .fd = r->log_pipe[1] };
@@ -282,6 +286,7 @@ struct drv {
 	uint16_t num;
 	int vcpu_reset;    /* vCPU order when writing Status = 0 */
 	int vcpu_after;    /* and for everything after (0: the same) */
+	bool keep_page_size; /* legacy: GuestPageSize already written (Linux: once, at probe) */
 	struct fake_ring q[VIRTIO_MAX_QUEUES];
 };
 
@@ -350,7 +355,7 @@ static bool drv_start(struct drv *dv, struct virtio_mmio_dev *d, struct fake_ram
 		reg_wr(d, VIRTIO_MMIO_STATUS, status);
 		if (!CHECK_EQ_U64(reg_rd(d, VIRTIO_MMIO_STATUS), status))
 			return false;
-	} else {
+	} else if (!dv->keep_page_size) {
 		reg_wr(d, VIRTIO_MMIO_GUEST_PAGE_SIZE, 4096);
 	}
 	for (q = 0; q < dv->nq; q++)
@@ -1068,6 +1073,24 @@ static void rng_scenario(enum virtio_transport t, int vcpu, uint64_t ack, enum v
 	for (i = 0; i < 64; i++)
 		nonzero += p[i] != 0;
 	CHECK(nonzero > 32);
+	/*
+	 * The driver asks for no interrupt (2.7.10 used_event far ahead with
+	 * event idx, else 2.7.7 VIRTQ_AVAIL_F_NO_INTERRUPT): used, line stays low.
+	 */
+	if (ack & BIT(VIRTIO_RING_F_EVENT_IDX))
+		fr_set_used_event(&dv.q[0], dv.q[0].last_used + 10);
+	else
+		fr_set_avail_flags(&dv.q[0], VRING_AVAIL_F_NO_INTERRUPT);
+	fr_avail_add(&dv.q[0], 3);
+	reg_wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	CHECK(WAIT_UNTIL(fr_used_idx(&dv.q[0]) == dv.q[0].last_used + 1));
+	dv.q[0].last_used++;
+	sleep_ms(50);
+	CHECK_EQ_U64(reg_rd(d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	CHECK_EQ_U64(irq_level[d->irq], 0);
+	fr_set_avail_flags(&dv.q[0], 0);
+	/* and asks again */
+	CHECK_EQ_U64(drv_submit(&dv, 0, 3), 64);
 	/* 5.4.6: a device-readable buffer is a driver error */
 	fr_desc(&dv.q[0], 1, buf, 64, 0, 0);
 	fr_avail_add(&dv.q[0], 1);
@@ -1265,6 +1288,8 @@ static void desc_loop_scenario(enum virtio_transport t, uint64_t ack, enum vq_en
 	CHECK_EQ_U64(reg_rd(d, VIRTIO_MMIO_STATUS), 0);
 	CHECK_EQ_U64(reg_rd(d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
 	CHECK_EQ_U64(irq_level[d->irq], 0);
+	/* Linux writes GuestPageSize once, at probe: a device reset keeps it */
+	dv.keep_page_size = true;
 	if (CHECK(drv_start(&dv, d, &r.ram))) {
 		CHECK_EQ_U64(blk_read(&dv, 0, 512, data, &st), 513);
 		CHECK_EQ_U64(st, VIRTIO_BLK_S_OK);
@@ -1386,6 +1411,13 @@ TEST(virtio_mmio, needs_reset_queue_num)
 			}
 			EXPECT_NEEDS_RESET(&r, d, 1);
 			CHECK(!d->vdev.vqs[0].ready);
+			/* the same mistake again: one line per episode */
+			if (t)
+				reg_wr(d, VIRTIO_MMIO_QUEUE_READY, 1);
+			else
+				reg_wr(d, VIRTIO_MMIO_QUEUE_PFN, (uint32_t)(base >> 12));
+			CHECK_EQ_U64(log_lines(&r), 1);
+			CHECK_EQ_U64(d->vdev.errors_logged, 1);
 			rig_exit(&r);
 		}
 	}
@@ -1468,4 +1500,76 @@ TEST(virtio_mmio, needs_reset_ring_outside_ram)
 		EXPECT_NEEDS_RESET(&r, d, 1);
 		rig_exit(&r);
 	}
+}
+
+/*
+ * Legacy, no order bit, and the vCPU's order unknown (0) at reset and at
+ * QueuePFN: the queue is refused, never silently given an order.
+ */
+TEST(virtio_mmio, legacy_unknown_vcpu_order_refused)
+{
+	struct virtio_mmio_dev *d;
+	struct drv dv = { .e = VQ_LE, .nq = 0, .num = 8, .vcpu_reset = 0 };
+	struct rig r;
+
+	REQUIRE(rig_init(&r, VIRTIO_MMIO_LEGACY, VIRTIO_OFFER_BOTH));
+	d = add_blk(&r, make_image(&r, "disk.img", DISK_SIZE));
+	if (!CHECK(d)) {
+		rig_exit(&r);
+		return;
+	}
+	vcpu_order = 0;
+	CHECK(drv_start(&dv, d, &r.ram));
+	reg_wr(d, VIRTIO_MMIO_QUEUE_SEL, 0);
+	reg_wr(d, VIRTIO_MMIO_QUEUE_NUM, 8);
+	reg_wr(d, VIRTIO_MMIO_QUEUE_ALIGN, 4096);
+	reg_wr(d, VIRTIO_MMIO_QUEUE_PFN,
+	       (uint32_t)(fake_ram_alloc(&r.ram, fr_legacy_size(8, 4096), 4096) >> 12));
+	EXPECT_NEEDS_RESET(&r, d, 1);
+	CHECK(!d->vdev.vqs[0].ready);
+	rig_exit(&r);
+}
+
+/*
+ * 2.7.7.2 / 2.7.10: a used buffer notification follows used ring writes. A
+ * kick that finds no buffer uses none, so it must not interrupt: Linux's
+ * vm_interrupt() then finds no used buffer, returns IRQ_NONE, and enough of
+ * those disable the line ("nobody cared").
+ */
+static void empty_kick_scenario(enum virtio_transport t, uint64_t ack, enum vq_endian e)
+{
+	struct virtio_mmio_dev *d;
+	struct drv dv = { .e = e, .ack = ack, .nq = 1, .num = 8, .vcpu_reset = GUEST_BE };
+	struct rig r;
+	uint64_t buf;
+
+	REQUIRE(rig_init(&r, t, VIRTIO_OFFER_BOTH));
+	d = add_rng(&r);
+	if (!CHECK(d) || !CHECK(drv_start(&dv, d, &r.ram))) {
+		rig_exit(&r);
+		return;
+	}
+	/* a kick before any buffer was ever made available */
+	reg_wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	sleep_ms(50);
+	CHECK_EQ_U64(reg_rd(d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	/* one real request, then a kick with nothing new */
+	buf = fake_ram_alloc(&r.ram, 16, 16);
+	fr_desc(&dv.q[0], 0, buf, 16, VRING_DESC_F_WRITE, 0);
+	CHECK_EQ_U64(drv_submit(&dv, 0, 0), 16);
+	reg_wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+	sleep_ms(50);
+	CHECK_EQ_U64(reg_rd(d, VIRTIO_MMIO_INTERRUPT_STATUS), 0);
+	CHECK_EQ_U64(irq_level[d->irq], 0);
+	rig_exit(&r);
+}
+
+TEST(virtio_mmio, empty_kick_no_interrupt_legacy)
+{
+	empty_kick_scenario(VIRTIO_MMIO_LEGACY, F_GUEST_BE, VQ_BE);
+}
+
+TEST(virtio_mmio, empty_kick_no_interrupt_event_idx)
+{
+	empty_kick_scenario(VIRTIO_MMIO_MODERN, F_VERSION_1 | F_RING, VQ_LE);
 }
