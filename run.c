@@ -147,8 +147,52 @@ static int parse_uint(const char *s, unsigned int *out)
 	return 0;
 }
 
+/* An option whose value is one of a few words. */
+struct run_choice {
+	const char *word;
+	int value;
+};
+
+static const struct run_choice console_choices[] = {
+	{ "serial", CONSOLE_SERIAL }, { "virtio", CONSOLE_VIRTIO }, { NULL, 0 },
+};
+static const struct run_choice transport_choices[] = {
+	{ "mmio", VIRTIO_MMIO_MODERN }, { "mmio-legacy", VIRTIO_MMIO_LEGACY }, { NULL, 0 },
+};
+static const struct run_choice offer_choices[] = {
+	{ "both", VIRTIO_OFFER_BOTH }, { "le", VIRTIO_OFFER_LE },
+	{ "be", VIRTIO_OFFER_BE },     { "none", VIRTIO_OFFER_NONE }, { NULL, 0 },
+};
+static const struct run_choice endian_choices[] = {
+	{ "le", VQ_LE }, { "be", VQ_BE }, { NULL, 0 },
+};
+static const struct run_choice irqchip_choices[] = {
+	{ "gicv3", IRQCHIP_GICV3 }, { "gicv2", IRQCHIP_GICV2 }, { NULL, 0 },
+};
+
+/* Sets *out from the word; else one error line that lists the words. */
+static int run_parse_choice(const char *opt, const char *arg, const struct run_choice *c,
+			    int *out, struct lkvm_err *e)
+{
+	char words[128] = "";
+	size_t n = 0;
+	int i;
+
+	for (i = 0; c[i].word; i++) {
+		if (!strcmp(arg, c[i].word)) {
+			*out = c[i].value;
+			return 0;
+		}
+		n += snprintf(words + n, sizeof(words) - n, "%s%s", i ? ", " : "", c[i].word);
+		if (n >= sizeof(words))
+			n = sizeof(words) - 1;
+	}
+	return err_set(e, "%s %s: unknown value (%s)", opt, arg, words);
+}
+
 int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_err *e)
 {
+	int v;
 	int c;
 
 	memset(cfg, 0, sizeof(*cfg));
@@ -182,12 +226,9 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 					       VM_MAX_VCPUS);
 			break;
 		case OPT_CONSOLE:
-			if (!strcmp(optarg, "serial"))
-				cfg->console = CONSOLE_SERIAL;
-			else if (!strcmp(optarg, "virtio"))
-				cfg->console = CONSOLE_VIRTIO;
-			else
-				return err_set(e, "--console %s: unknown console (serial or virtio)", optarg);
+			if (run_parse_choice("--console", optarg, console_choices, &v, e))
+				return -1;
+			cfg->console = v;
 			break;
 		case 'd':
 			if (cfg->nr_disks >= CONFIG_MAX_DISKS)
@@ -198,45 +239,27 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 			cfg->rng = true;
 			break;
 		case OPT_TRANSPORT:
-			if (!strcmp(optarg, "mmio"))
-				cfg->transport = VIRTIO_MMIO_MODERN;
-			else if (!strcmp(optarg, "mmio-legacy"))
-				cfg->transport = VIRTIO_MMIO_LEGACY;
-			else
-				return err_set(e, "--virtio-transport %s: unknown transport (mmio or mmio-legacy)",
-					       optarg);
+			if (run_parse_choice("--virtio-transport", optarg, transport_choices, &v, e))
+				return -1;
+			cfg->transport = v;
 			break;
 		case OPT_ENDIAN_OFFER:
-			if (!strcmp(optarg, "both"))
-				cfg->endian_offer = VIRTIO_OFFER_BOTH;
-			else if (!strcmp(optarg, "le"))
-				cfg->endian_offer = VIRTIO_OFFER_LE;
-			else if (!strcmp(optarg, "be"))
-				cfg->endian_offer = VIRTIO_OFFER_BE;
-			else if (!strcmp(optarg, "none"))
-				cfg->endian_offer = VIRTIO_OFFER_NONE;
-			else
-				return err_set(e, "--ring-endian-offer %s: unknown value (both, le, be, none)",
-					       optarg);
+			if (run_parse_choice("--ring-endian-offer", optarg, offer_choices, &v, e))
+				return -1;
+			cfg->endian_offer = v;
 			break;
 		case OPT_ENDIAN_FORCE:
-			if (!strcmp(optarg, "le"))
-				cfg->endian_force = VQ_LE;
-			else if (!strcmp(optarg, "be"))
-				cfg->endian_force = VQ_BE;
-			else
-				return err_set(e, "--debug-ring-endian %s: unknown value (le or be)", optarg);
+			if (run_parse_choice("--debug-ring-endian", optarg, endian_choices, &v, e))
+				return -1;
+			cfg->endian_force = v;
 			break;
 		case OPT_AARCH32:
 			cfg->aarch32 = true;
 			break;
 		case OPT_IRQCHIP:
-			if (!strcmp(optarg, "gicv3"))
-				cfg->irqchip = IRQCHIP_GICV3;
-			else if (!strcmp(optarg, "gicv2"))
-				cfg->irqchip = IRQCHIP_GICV2;
-			else
-				return err_set(e, "--irqchip %s: unknown irqchip (gicv3 or gicv2)", optarg);
+			if (run_parse_choice("--irqchip", optarg, irqchip_choices, &v, e))
+				return -1;
+			cfg->irqchip = v;
 			break;
 		case OPT_DUMP_DTB:
 			cfg->dump_dtb = optarg;

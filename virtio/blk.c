@@ -188,30 +188,24 @@ static void blk_destroy(struct vm_device *base)
 	free(b);
 }
 
-static const struct virtio_dev_ops blk_ops_rw = {
-	.name = "virtio-blk",
-	.device_id = VIRTIO_ID_BLOCK,
-	.nr_queues = 1,
-	.queue_max = BLK_QUEUE_MAX,
-	.config_size = BLK_CONFIG_SIZE,
-	.features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-		    (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_DISCARD) |
-		    (1ULL << VIRTIO_BLK_F_WRITE_ZEROES),
-	.config_encode = blk_config_encode,
-	.notify = blk_notify,
-};
+#define BLK_FEATURES \
+	((1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) | (1ULL << VIRTIO_BLK_F_FLUSH))
+#define BLK_OPS(feat)                                  \
+	{                                              \
+		.name = "virtio-blk",                  \
+		.device_id = VIRTIO_ID_BLOCK,          \
+		.nr_queues = 1,                        \
+		.queue_max = BLK_QUEUE_MAX,            \
+		.config_size = BLK_CONFIG_SIZE,        \
+		.features = BLK_FEATURES | (feat),     \
+		.config_encode = blk_config_encode,    \
+		.notify = blk_notify,                  \
+	}
 
-static const struct virtio_dev_ops blk_ops_ro = {
-	.name = "virtio-blk",
-	.device_id = VIRTIO_ID_BLOCK,
-	.nr_queues = 1,
-	.queue_max = BLK_QUEUE_MAX,
-	.config_size = BLK_CONFIG_SIZE,
-	.features = (1ULL << VIRTIO_BLK_F_SEG_MAX) | (1ULL << VIRTIO_BLK_F_BLK_SIZE) |
-		    (1ULL << VIRTIO_BLK_F_FLUSH) | (1ULL << VIRTIO_BLK_F_RO),
-	.config_encode = blk_config_encode,
-	.notify = blk_notify,
-};
+/* a read-only disk offers VIRTIO_BLK_F_RO and neither discard nor write zeroes */
+static const struct virtio_dev_ops blk_ops_rw =
+	BLK_OPS((1ULL << VIRTIO_BLK_F_DISCARD) | (1ULL << VIRTIO_BLK_F_WRITE_ZEROES));
+static const struct virtio_dev_ops blk_ops_ro = BLK_OPS(1ULL << VIRTIO_BLK_F_RO);
 
 int virtio_blk_add(struct vm *vm, const char *spec, struct lkvm_err *e)
 {

@@ -277,43 +277,39 @@ void vq_set_no_notify(struct virtqueue *vq, bool suppress)
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 }
 
-size_t vq_iov_read(const struct iovec *iov, unsigned int n, size_t off, void *dst, size_t len)
+/* Copies between a flat buffer and [off, off + len) of an iov array. */
+static size_t vq_iov_copy(const struct iovec *iov, unsigned int n, size_t off, uint8_t *buf,
+			  size_t len, bool to_iov)
 {
 	size_t done = 0;
 	unsigned int i;
 
 	for (i = 0; i < n && done < len; i++) {
 		size_t l = iov[i].iov_len, c;
+		uint8_t *p = iov[i].iov_base;
 
 		if (off >= l) {
 			off -= l;
 			continue;
 		}
 		c = MIN(l - off, len - done);
-		memcpy((uint8_t *)dst + done, (uint8_t *)iov[i].iov_base + off, c);
+		if (to_iov)
+			memcpy(p + off, buf + done, c);
+		else
+			memcpy(buf + done, p + off, c);
 		done += c;
 		off = 0;
 	}
 	return done;
 }
 
+size_t vq_iov_read(const struct iovec *iov, unsigned int n, size_t off, void *dst, size_t len)
+{
+	return vq_iov_copy(iov, n, off, dst, len, false);
+}
+
 size_t vq_iov_write(const struct iovec *iov, unsigned int n, size_t off, const void *src,
 		    size_t len)
 {
-	size_t done = 0;
-	unsigned int i;
-
-	for (i = 0; i < n && done < len; i++) {
-		size_t l = iov[i].iov_len, c;
-
-		if (off >= l) {
-			off -= l;
-			continue;
-		}
-		c = MIN(l - off, len - done);
-		memcpy((uint8_t *)iov[i].iov_base + off, (const uint8_t *)src + done, c);
-		done += c;
-		off = 0;
-	}
-	return done;
+	return vq_iov_copy(iov, n, off, (uint8_t *)src, len, true);
 }
