@@ -59,7 +59,7 @@ CORE_SRCS := core/err.c core/log.c core/guest_mem.c core/mmio_bus.c core/vm.c \
 	core/vcpu.c core/irq.c core/evloop.c core/file.c
 TERM_SRCS := term/uart8250.c term/term.c
 VIRTIO_SRCS := virtio/virtqueue.c virtio/device.c virtio/mmio.c virtio/mmio_dev.c \
-	virtio/blk.c virtio/rng.c virtio/console.c
+	virtio/blk.c virtio/rng.c virtio/console.c virtio/9p.c
 DISK_SRCS := disk/disk.c disk/raw.c
 ARM_PURE_SRCS := arm/loader.c arm/fdt.c
 ifneq (,$(findstring aarch64,$(TARGET)))
@@ -67,8 +67,9 @@ ARCH_SRCS := arm/kvm.c
 else
 ARCH_SRCS := core/arch_none.c
 endif
+P9_SRCS := $(wildcard 9p/*.c)
 LIB_SRCS := run.c $(CORE_SRCS) $(TERM_SRCS) $(VIRTIO_SRCS) $(DISK_SRCS) $(ARM_PURE_SRCS) \
-	$(ARCH_SRCS)
+	$(ARCH_SRCS) $(P9_SRCS)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)

@@ -10,9 +10,11 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch.h"
+#include "disk.h"
 #include "evloop.h"
 #include "loader.h"
 #include "run.h"
@@ -32,6 +34,7 @@ enum {
 	OPT_DUMP_DTB,
 	OPT_LOGLEVEL,
 	OPT_RNG,
+	OPT_9P,
 	OPT_TRANSPORT,
 	OPT_ENDIAN_OFFER,
 	OPT_ENDIAN_FORCE,
@@ -50,6 +53,7 @@ static const struct option run_options[] = {
 	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
 	{ "disk", required_argument, NULL, 'd' },
 	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "9p", required_argument, NULL, OPT_9P },
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
 	{ "ring-endian-offer", required_argument, NULL, OPT_ENDIAN_OFFER },
 	{ "debug-ring-endian", required_argument, NULL, OPT_ENDIAN_FORCE },
@@ -74,7 +78,12 @@ static void run_usage(FILE *f)
 		"  -d, --disk FILE[,ro][,direct]\n"
 		"                         a virtio-blk disk (raw file or block device; ro:\n"
 		"                         read-only, never opened for writing; direct:\n"
-		"                         O_DIRECT with libaio); repeat for more (max %d)\n"
+		"                         O_DIRECT with libaio); repeat for more (max %d).\n"
+		"                         A directory is the guest's root over virtio-9p\n"
+		"                         (rootfstype=9p; DIR/virt/init runs if it exists)\n"
+		"      --9p DIR,TAG[,ro]  share host directory DIR as 9P2000.L mount tag TAG\n"
+		"                         (mount -t 9p -o trans=virtio TAG /mnt); the guest\n"
+		"                         never reaches outside DIR; ro: read-only; max %d\n"
 		"      --rng              a virtio-rng device fed by the host's getrandom\n"
 		"      --console TYPE     serial: the 8250 UART, ttyS0 (default);\n"
 		"                         virtio: virtio-console, hvc0 (the UART stays for\n"
@@ -104,7 +113,7 @@ static void run_usage(FILE *f)
 		"  3    the guest reported a crash\n"
 		"  4    stopped from the console (Ctrl-A x)\n"
 		"  128+N  stopped by signal N (SIGINT 130, SIGTERM 143)\n",
-		DEFAULT_RAM_MIB, CONFIG_MAX_DISKS);
+		DEFAULT_RAM_MIB, CONFIG_MAX_DISKS, CONFIG_MAX_9P);
 }
 
 int parse_mem_size(const char *s, uint64_t *bytes)
@@ -238,6 +247,11 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 		case OPT_RNG:
 			cfg->rng = true;
 			break;
+		case OPT_9P:
+			if (cfg->nr_p9 >= CONFIG_MAX_9P)
+				return err_set(e, "--9p %s: too many shares (max %d)", optarg, CONFIG_MAX_9P);
+			cfg->p9[cfg->nr_p9++] = optarg;
+			break;
 		case OPT_TRANSPORT:
 			if (run_parse_choice("--virtio-transport", optarg, transport_choices, &v, e))
 				return -1;
@@ -294,6 +308,9 @@ struct run_ctx {
 	struct uart8250 uart;
 	bool uart_ready;
 	struct virtio_console *vcon;
+	char *root_dir; /* -d DIR: the 9p root */
+	bool root_ro;
+	unsigned int root_index;
 	struct evloop loop;
 	struct term term;
 	struct ev_source sig_src;
@@ -357,18 +374,70 @@ static void run_stop_event(struct ev_source *src, uint32_t events)
 	}
 }
 
-/* console=ttyS0 unless the user chose a console */
+/*
+ * -d DIR (a directory) is the guest's root over virtio-9p, like kvmtool:
+ * tag /dev/root and the kernel's 9p root options; /virt/init if DIR has one.
+ */
+#define RUN_ROOT_TAG "/dev/root"
+
+static int run_find_root(struct run_ctx *ctx, struct lkvm_err *e)
+{
+	unsigned int i;
+
+	for (i = 0; i < ctx->cfg.nr_disks; i++) {
+		struct disk_opts o;
+		struct stat st;
+		char *path;
+
+		if (disk_parse_spec(ctx->cfg.disks[i], &path, &o, e))
+			return -1;
+		if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+			if (ctx->root_dir) {
+				free(path);
+				return err_set(e, "-d %s: only one directory can be the root (%s is)",
+					       ctx->cfg.disks[i], ctx->root_dir);
+			}
+			if (o.direct) {
+				free(path);
+				return err_set(e, "-d %s: a directory root cannot be direct",
+					       ctx->cfg.disks[i]);
+			}
+			ctx->root_dir = path;
+			ctx->root_ro = o.ro;
+			ctx->root_index = i;
+		} else {
+			free(path);
+		}
+	}
+	return 0;
+}
+
+/* lkvm's defaults first, then the user's words, which override them */
 static int run_build_cmdline(struct run_ctx *ctx, struct lkvm_err *e)
 {
 	const char *user = ctx->cfg.cmdline ? ctx->cfg.cmdline : "";
 	const char *con = ctx->cfg.console == CONSOLE_VIRTIO ? "console=hvc0" : "console=ttyS0";
-	const char *dflt = strstr(user, "console=") ? "" : con;
-	size_t len = strlen(user) + strlen(dflt) + 2;
+	char root[512] = "";
+	size_t len;
 
+	if (ctx->root_dir) {
+		char init[4096];
+		struct stat st;
+
+		snprintf(init, sizeof(init), "%s/virt/init", ctx->root_dir);
+		snprintf(root, sizeof(root),
+			 "root=" RUN_ROOT_TAG " %s rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=524288,cache=loose%s",
+			 ctx->root_ro ? "ro" : "rw",
+			 !strstr(user, "init=") && stat(init, &st) == 0 ? " init=/virt/init" : "");
+	}
+	if (strstr(user, "console="))
+		con = "";
+	len = strlen(con) + strlen(root) + strlen(user) + 3;
 	ctx->cmdline = malloc(len);
 	if (!ctx->cmdline)
 		return err_set(e, "out of memory");
-	snprintf(ctx->cmdline, len, "%s%s%s", dflt, *dflt && *user ? " " : "", user);
+	snprintf(ctx->cmdline, len, "%s%s%s%s%s", con, *con && *root ? " " : "", root,
+		 (*con || *root) && *user ? " " : "", user);
 	ctx->cfg.cmdline = ctx->cmdline;
 	return 0;
 }
@@ -381,7 +450,8 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 
 	if (boot_files_load(&ctx->bf, ctx->cfg.kernel_path, ctx->cfg.initrd_path,
 			    ctx->cfg.ram_size, e) ||
-	    boot_files_check_mode(&ctx->bf, ctx->cfg.aarch32, e) || run_build_cmdline(ctx, e))
+	    boot_files_check_mode(&ctx->bf, ctx->cfg.aarch32, e) || run_find_root(ctx, e) ||
+	    run_build_cmdline(ctx, e))
 		return -1;
 	if (pages > 0 && psize > 0 && ctx->cfg.ram_size > (uint64_t)pages * (uint64_t)psize)
 		return err_set(e, "-m %llu MiB is more than this host's %llu MiB of RAM",
@@ -398,9 +468,27 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 		return -1;
 
 	/* virtio devices, in this order: /dev/vda... follow the -d order */
-	for (i = 0; i < ctx->cfg.nr_disks; i++)
-		if (virtio_blk_add(vm, ctx->cfg.disks[i], e))
+	for (i = 0; i < ctx->cfg.nr_disks; i++) {
+		int r = ctx->root_dir && i == ctx->root_index
+				? virtio_9p_add(vm, ctx->root_dir, RUN_ROOT_TAG, ctx->root_ro, e)
+				: virtio_blk_add(vm, ctx->cfg.disks[i], e);
+
+		if (r)
 			return -1;
+	}
+	for (i = 0; i < ctx->cfg.nr_p9; i++) {
+		char *dir, *tag;
+		bool ro;
+		int r;
+
+		if (virtio_9p_parse_spec(ctx->cfg.p9[i], &dir, &tag, &ro, e))
+			return -1;
+		r = virtio_9p_add(vm, dir, tag, ro, e);
+		free(dir);
+		free(tag);
+		if (r)
+			return -1;
+	}
 	if (ctx->cfg.rng && virtio_rng_add(vm, e))
 		return -1;
 	if (ctx->cfg.console == CONSOLE_VIRTIO) {
@@ -493,6 +581,7 @@ static void run_teardown(struct run_ctx *ctx)
 		uart8250_exit(&ctx->uart);
 	boot_files_free(&ctx->bf);
 	free(ctx->cmdline);
+	free(ctx->root_dir);
 }
 
 int cmd_run(int argc, char **argv)

@@ -19,6 +19,7 @@ enum console_type {
 };
 
 #define CONFIG_MAX_DISKS 8
+#define CONFIG_MAX_9P 4
 
 /* What `lkvm run` was asked to do; filled by run.c from the command line. */
 struct vm_config {
@@ -34,6 +35,8 @@ struct vm_config {
 	enum log_level loglevel;
 	const char *disks[CONFIG_MAX_DISKS]; /* -d specs: FILE[,ro][,direct] */
 	unsigned int nr_disks;
+	const char *p9[CONFIG_MAX_9P]; /* --9p specs: DIR,TAG[,ro] */
+	unsigned int nr_p9;
 	bool rng;
 	enum virtio_transport transport;
 	enum virtio_endian_offer endian_offer;

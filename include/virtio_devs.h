@@ -38,6 +38,9 @@ void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,
 
 int virtio_blk_add(struct vm *vm, const char *spec, struct lkvm_err *e);
 int virtio_rng_add(struct vm *vm, struct lkvm_err *e);
+/* --9p DIR,TAG[,ro] */
+int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, bool *ro, struct lkvm_err *e);
+int virtio_9p_add(struct vm *vm, const char *dir, const char *tag, bool ro, struct lkvm_err *e);
 
 struct virtio_console;
 int virtio_console_add(struct vm *vm, int out_fd, struct virtio_console **out, struct lkvm_err *e);

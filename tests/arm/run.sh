@@ -203,6 +203,10 @@ if [ -n "$want" ]; then
 		[ -f "$dir/$img" ] && [ -f "$dir/initrd.cpio.gz" ] ||
 			fail_all "guest $v: no Image/zImage or initrd.cpio.gz in $dir"
 		payload+=("$dir/$img:$v/$img" "$dir/initrd.cpio.gz:$v/initrd.cpio.gz")
+		# the bare test init and lkvm's 9p-root init, for jobs that build a root
+		for f in init virt-init; do
+			[ -f "$dir/$f" ] && payload+=("$dir/$f:$v/$f")
+		done
 	done < "$WORK/guests.txt"
 	say "guests ready in $(elapsed "$t0") s"
 fi

@@ -9,7 +9,8 @@
 # (default: all four).
 #
 # Prints one line per variant on stdout:  <variant> <directory>
-# where the directory holds Image|zImage, config, init, initrd.cpio.gz.
+# where the directory holds Image|zImage, config, init (the tagged test init),
+# initrd.cpio.gz (holding it as /init) and virt-init (guest/init, for 9p roots).
 #
 # Env: LKVM_CACHE     cache root (default ~/.cache/lkvm)
 #      JOBS           make -j (default: nproc)
@@ -80,7 +81,7 @@ build_init() { # variant outdir
 	$cc -Os -Wall -Wextra -Werror -ffreestanding -fno-builtin -fno-stack-protector \
 		-fno-pie -fno-pic -fno-asynchronous-unwind-tables -fno-unwind-tables \
 		-fno-tree-loop-distribute-patterns -nostdlib -static ${cf//,/ } \
-		-c -o "$d/init.o" "$here/init/init.c"
+		-I"$top/guest/include" -c -o "$d/init.o" "$here/init/init.c"
 	$ld ${lf//,/ } -static -nostdlib -e _start --build-id=none -z noexecstack -o "$d/init" "$d/init.o"
 	rm -f "$d/init.o"
 	# mtime 0 and gen_init_cpio -t 0: the cpio is byte-for-byte reproducible
@@ -91,6 +92,11 @@ build_init() { # variant outdir
 		"file /init $d/init.cpio-copy 0755 0 0" > "$d/initramfs.list"
 	"$gic" -t 0 "$d/initramfs.list" | gzip -9 -n > "$d/initrd.cpio.gz"
 	rm -f "$d/init.cpio-copy" "$d/initramfs.list"
+	# lkvm's init for 9p-root guests (guest/init), as DIR/virt/init
+	mkdir -p "$d/virt"
+	make -s -C "$top/guest/init" VARIANT="$v" OUT="$d/virt" >&2
+	mv "$d/virt/init" "$d/virt-init"
+	rmdir "$d/virt"
 }
 
 build_kernel() { # variant outdir
@@ -128,7 +134,8 @@ for v in $variants; do
 	iid=$( {
 		echo "$v"
 		init_flags "$v"
-		cat "$here/init/init.c"
+		cat "$here/init/init.c" "$top/guest/include/gsys.h" "$top/guest/init/init.c" \
+			"$top/guest/init/Makefile"
 		declare -f build_init
 		${CROSS}gcc --version | head -n1
 	} | sha256sum | cut -c1-12)
@@ -154,7 +161,8 @@ for v in $variants; do
 	if [ ! -f "$out/.done" ]; then
 		rm -rf "$out.tmp"
 		mkdir -p "$out.tmp"
-		cp "$kdir/$IMAGE" "$kdir/config" "$idir/init" "$idir/initrd.cpio.gz" "$out.tmp/"
+		cp "$kdir/$IMAGE" "$kdir/config" "$idir/init" "$idir/initrd.cpio.gz" "$idir/virt-init" \
+			"$out.tmp/"
 		touch "$out.tmp/.done"
 		rm -rf "$out"
 		mv "$out.tmp" "$out"
