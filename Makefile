@@ -6,6 +6,7 @@
 #                             a static ./lkvm for arm64 hosts
 #   make check [SANITIZE=1]   unit tests (ASan+UBSan with SANITIZE=1)
 #   O=DIR                     objects and the binary go to DIR instead
+#   make install [PREFIX=/usr/local] [DESTDIR=]   (and make uninstall)
 #
 # Cross builds to arm64 take zlib/libaio from Debian's arm64 multiarch packages;
 # libfdt-dev:arm64 is not multi-arch, so its .deb is unpacked under build/deps.
@@ -55,12 +56,37 @@ FDT_STAMP :=
 FDT_LIB := -lfdt
 endif
 
+# User-mode networking (-n mode=user) needs libslirp, which Debian ships only
+# as a shared library: a dynamic build has it when libslirp-dev (for a cross
+# build: libslirp-dev:arm64) is installed; a STATIC=1 build never has it.
+# SLIRP=0 leaves it out; SLIRP=1 insists on it.
+SLIRP ?= auto
+ifeq ($(SLIRP),auto)
+ifeq ($(STATIC),1)
+SLIRP := 0
+else ifeq ($(TARGET),$(NATIVE))
+SLIRP := $(shell pkg-config --exists slirp 2>/dev/null && echo 1 || echo 0)
+else
+SLIRP := $(if $(wildcard /usr/lib/$(TARGET)/libslirp.so),1,0)
+endif
+endif
+ifeq ($(SLIRP),1)
+ifeq ($(STATIC),1)
+$(error SLIRP=1 needs a dynamic build: Debian has no static libslirp)
+endif
+CFLAGS += -DHAVE_SLIRP
+LDLIBS += -lslirp
+endif
+# objects that depend on it are rebuilt when it changes
+SLIRP_STAMP := $(OBJ)/net/slirp.cfg
+$(shell mkdir -p $(OBJ)/net && [ "$$(cat $(SLIRP_STAMP) 2>/dev/null)" = "$(SLIRP)" ] || echo "$(SLIRP)" > $(SLIRP_STAMP))
+
 CORE_SRCS := core/err.c core/log.c core/guest_mem.c core/mmio_bus.c core/vm.c \
-	core/vcpu.c core/irq.c core/evloop.c core/file.c
+	core/vcpu.c core/irq.c core/evloop.c core/file.c core/control.c
 TERM_SRCS := term/uart8250.c term/term.c
 VIRTIO_SRCS := virtio/virtqueue.c virtio/device.c virtio/mmio.c virtio/mmio_dev.c \
 	virtio/blk.c virtio/rng.c virtio/console.c virtio/9p.c
-DISK_SRCS := disk/disk.c disk/raw.c
+DISK_SRCS := disk/disk.c disk/raw.c disk/qcow2.c disk/qcow2_refcount.c
 ARM_PURE_SRCS := arm/loader.c arm/fdt.c
 ifneq (,$(findstring aarch64,$(TARGET)))
 ARCH_SRCS := arm/kvm.c
@@ -68,15 +94,16 @@ else
 ARCH_SRCS := core/arch_none.c
 endif
 P9_SRCS := $(wildcard 9p/*.c)
-LIB_SRCS := run.c $(CORE_SRCS) $(TERM_SRCS) $(VIRTIO_SRCS) $(DISK_SRCS) $(ARM_PURE_SRCS) \
-	$(ARCH_SRCS) $(P9_SRCS)
+NET_SRCS := net/net.c net/rxq.c net/none.c net/tap.c net/user.c virtio/net.c
+LIB_SRCS := run.c run_opts.c cmd_ctl.c commands.c cmd_test.c $(CORE_SRCS) $(TERM_SRCS) $(VIRTIO_SRCS) $(DISK_SRCS) $(ARM_PURE_SRCS) \
+	$(ARCH_SRCS) $(P9_SRCS) $(NET_SRCS)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 
 LIB_OBJS := $(LIB_SRCS:%.c=$(OBJ)/%.o)
 UNIT_OBJS := $(UNIT_SRCS:%.c=$(OBJ)/%.o)
 UNIT_BIN := $(OBJ)/tests/unit/unit-tests
 
-.PHONY: all check clean
+.PHONY: all check clean install uninstall
 all: $(BIN)
 
 $(BIN): $(OBJ)/main.o $(LIB_OBJS) $(FDT_STAMP)
@@ -103,7 +130,26 @@ $(UNIT_BIN): $(UNIT_OBJS) $(LIB_OBJS)
 check: $(UNIT_BIN)
 	$(UNIT_BIN) tests/unit/data
 
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, lkvm(1), docs/new-device.md
+PREFIX ?= /usr/local
+DESTDIR ?=
+BINDIR := $(DESTDIR)$(PREFIX)/bin
+MAN1DIR := $(DESTDIR)$(PREFIX)/share/man/man1
+DOCDIR := $(DESTDIR)$(PREFIX)/share/doc/lkvm
+
+install: $(BIN)
+	install -d $(BINDIR) $(MAN1DIR) $(DOCDIR)
+	install -m 0755 $(BIN) $(BINDIR)/lkvm
+	install -m 0644 docs/lkvm.1 $(MAN1DIR)/lkvm.1
+	install -m 0644 docs/new-device.md $(DOCDIR)/new-device.md
+
+uninstall:
+	rm -f $(BINDIR)/lkvm $(MAN1DIR)/lkvm.1 $(DOCDIR)/new-device.md
+	-rmdir $(DOCDIR) 2>/dev/null
+
 clean:
 	rm -rf build lkvm
+
+$(OBJ)/net/user.o $(OBJ)/tests/unit/test_net.o: $(SLIRP_STAMP)
 
 -include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(OBJ)/main.d

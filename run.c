@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* `lkvm run`: the composition root. Options, VM, devices, vCPUs, main loop. */
-#include <ctype.h>
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,13 +8,18 @@
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <fcntl.h>
+#include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "arch.h"
+#include "control.h"
 #include "disk.h"
 #include "evloop.h"
 #include "loader.h"
+#include "net.h"
 #include "run.h"
 #include "term.h"
 #include "uart8250.h"
@@ -24,281 +27,6 @@
 #include "util.h"
 #include "vcpu.h"
 #include "vm.h"
-
-#define DEFAULT_RAM_MIB 256
-
-enum {
-	OPT_CONSOLE = 0x100,
-	OPT_AARCH32,
-	OPT_IRQCHIP,
-	OPT_DUMP_DTB,
-	OPT_LOGLEVEL,
-	OPT_RNG,
-	OPT_9P,
-	OPT_TRANSPORT,
-	OPT_ENDIAN_OFFER,
-	OPT_ENDIAN_FORCE,
-};
-
-static const struct option run_options[] = {
-	{ "kernel", required_argument, NULL, 'k' },
-	{ "initrd", required_argument, NULL, 'i' },
-	{ "params", required_argument, NULL, 'p' },
-	{ "mem", required_argument, NULL, 'm' },
-	{ "cpus", required_argument, NULL, 'c' },
-	{ "console", required_argument, NULL, OPT_CONSOLE },
-	{ "aarch32", no_argument, NULL, OPT_AARCH32 },
-	{ "irqchip", required_argument, NULL, OPT_IRQCHIP },
-	{ "dump-dtb", required_argument, NULL, OPT_DUMP_DTB },
-	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
-	{ "disk", required_argument, NULL, 'd' },
-	{ "rng", no_argument, NULL, OPT_RNG },
-	{ "9p", required_argument, NULL, OPT_9P },
-	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
-	{ "ring-endian-offer", required_argument, NULL, OPT_ENDIAN_OFFER },
-	{ "debug-ring-endian", required_argument, NULL, OPT_ENDIAN_FORCE },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
-};
-
-static void run_usage(FILE *f)
-{
-	fprintf(f,
-		"usage: lkvm run -k KERNEL [options]\n"
-		"\n"
-		"Boots a Linux guest of either byte order: an arm64 Image (LE or BE, may be\n"
-		"gzipped) or, with --aarch32, an arm zImage (LE or BE8).\n"
-		"\n"
-		"  -k, --kernel FILE      kernel image\n"
-		"  -i, --initrd FILE      initial ramdisk\n"
-		"  -p, --params ARGS      kernel command line (console=ttyS0 is added when\n"
-		"                         ARGS has no console=)\n"
-		"  -m, --mem SIZE         guest RAM, MiB unless suffixed M or G (default %d)\n"
-		"  -c, --cpus N           number of vCPUs (default 1)\n"
-		"  -d, --disk FILE[,ro][,direct]\n"
-		"                         a virtio-blk disk (raw file or block device; ro:\n"
-		"                         read-only, never opened for writing; direct:\n"
-		"                         O_DIRECT with libaio); repeat for more (max %d).\n"
-		"                         A directory is the guest's root over virtio-9p\n"
-		"                         (rootfstype=9p; DIR/virt/init runs if it exists)\n"
-		"      --9p DIR,TAG[,ro]  share host directory DIR as 9P2000.L mount tag TAG\n"
-		"                         (mount -t 9p -o trans=virtio TAG /mnt); the guest\n"
-		"                         never reaches outside DIR; ro: read-only; max %d\n"
-		"      --rng              a virtio-rng device fed by the host's getrandom\n"
-		"      --console TYPE     serial: the 8250 UART, ttyS0 (default);\n"
-		"                         virtio: virtio-console, hvc0 (the UART stays for\n"
-		"                         earlycon)\n"
-		"      --virtio-transport mmio | mmio-legacy\n"
-		"                         virtio-mmio version 2 (default, little-endian rings)\n"
-		"                         or version 1 (rings in the guest's byte order)\n"
-		"      --ring-endian-offer both | le | be | none\n"
-		"                         legacy only: which of VIRTIO_RING_F_GUEST_LE (44) and\n"
-		"                         _BE (45) to offer (default both)\n"
-		"      --debug-ring-endian le | be\n"
-		"                         debug: force every queue's byte order\n"
-		"      --aarch32          run a 32-bit ARM guest (zImage) on an arm64 host\n"
-		"      --irqchip TYPE     gicv3 (default) or gicv2\n"
-		"      --dump-dtb FILE    write the generated device tree to FILE and exit\n"
-		"                         without running the guest\n"
-		"      --loglevel LEVEL   error, warn (default), info or debug\n"
-		"  -h, --help             this help\n"
-		"\n"
-		"The console is stdin/stdout; on a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A\n"
-		"sends Ctrl-A.\n"
-		"\n"
-		"Exit status:\n"
-		"  0    the guest powered off\n"
-		"  1    lkvm failed: bad option or input, no KVM, or an error while running\n"
-		"  2    the guest reset (rebooted)\n"
-		"  3    the guest reported a crash\n"
-		"  4    stopped from the console (Ctrl-A x)\n"
-		"  128+N  stopped by signal N (SIGINT 130, SIGTERM 143)\n",
-		DEFAULT_RAM_MIB, CONFIG_MAX_DISKS, CONFIG_MAX_9P);
-}
-
-int parse_mem_size(const char *s, uint64_t *bytes)
-{
-	unsigned long long v;
-	uint64_t shift = 20;
-	char *end;
-
-	/* strtoull would skip blanks and wrap "-1": digits only */
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return -1;
-	if (*end == 'M' || *end == 'm') {
-		end++;
-	} else if (*end == 'G' || *end == 'g') {
-		shift = 30;
-		end++;
-	}
-	if (*end || v == 0 || v > (UINT64_MAX >> shift))
-		return -1;
-	*bytes = (uint64_t)v << shift;
-	return 0;
-}
-
-static int parse_uint(const char *s, unsigned int *out)
-{
-	unsigned long v;
-	char *end;
-
-	if (!isdigit((unsigned char)*s))
-		return -1;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > 0xffffffffUL)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-/* An option whose value is one of a few words. */
-struct run_choice {
-	const char *word;
-	int value;
-};
-
-static const struct run_choice console_choices[] = {
-	{ "serial", CONSOLE_SERIAL }, { "virtio", CONSOLE_VIRTIO }, { NULL, 0 },
-};
-static const struct run_choice transport_choices[] = {
-	{ "mmio", VIRTIO_MMIO_MODERN }, { "mmio-legacy", VIRTIO_MMIO_LEGACY }, { NULL, 0 },
-};
-static const struct run_choice offer_choices[] = {
-	{ "both", VIRTIO_OFFER_BOTH }, { "le", VIRTIO_OFFER_LE },
-	{ "be", VIRTIO_OFFER_BE },     { "none", VIRTIO_OFFER_NONE }, { NULL, 0 },
-};
-static const struct run_choice endian_choices[] = {
-	{ "le", VQ_LE }, { "be", VQ_BE }, { NULL, 0 },
-};
-static const struct run_choice irqchip_choices[] = {
-	{ "gicv3", IRQCHIP_GICV3 }, { "gicv2", IRQCHIP_GICV2 }, { NULL, 0 },
-};
-
-/* Sets *out from the word; else one error line that lists the words. */
-static int run_parse_choice(const char *opt, const char *arg, const struct run_choice *c,
-			    int *out, struct lkvm_err *e)
-{
-	char words[128] = "";
-	size_t n = 0;
-	int i;
-
-	for (i = 0; c[i].word; i++) {
-		if (!strcmp(arg, c[i].word)) {
-			*out = c[i].value;
-			return 0;
-		}
-		n += snprintf(words + n, sizeof(words) - n, "%s%s", i ? ", " : "", c[i].word);
-		if (n >= sizeof(words))
-			n = sizeof(words) - 1;
-	}
-	return err_set(e, "%s %s: unknown value (%s)", opt, arg, words);
-}
-
-int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_err *e)
-{
-	int v;
-	int c;
-
-	memset(cfg, 0, sizeof(*cfg));
-	cfg->ram_size = (uint64_t)DEFAULT_RAM_MIB << 20;
-	cfg->nr_cpus = 1;
-	cfg->loglevel = LOG_WARN;
-	/* 0, not 1: glibc also forgets its place inside a group like -zc8 */
-	optind = 0;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:p:m:c:d:h", run_options, NULL)) != -1) {
-		switch (c) {
-		case 'k':
-			cfg->kernel_path = optarg;
-			break;
-		case 'i':
-			cfg->initrd_path = optarg;
-			break;
-		case 'p':
-			cfg->cmdline = optarg;
-			break;
-		case 'm':
-			if (parse_mem_size(optarg, &cfg->ram_size))
-				return err_set(e, "-m %s: not a RAM size (MiB, or with M or G)", optarg);
-			if (cfg->ram_size % SZ_2M)
-				return err_set(e, "-m %s: guest RAM must be a multiple of 2 MiB", optarg);
-			break;
-		case 'c':
-			if (parse_uint(optarg, &cfg->nr_cpus) || cfg->nr_cpus == 0 ||
-			    cfg->nr_cpus > VM_MAX_VCPUS)
-				return err_set(e, "-c %s: the number of vCPUs must be 1 to %d", optarg,
-					       VM_MAX_VCPUS);
-			break;
-		case OPT_CONSOLE:
-			if (run_parse_choice("--console", optarg, console_choices, &v, e))
-				return -1;
-			cfg->console = v;
-			break;
-		case 'd':
-			if (cfg->nr_disks >= CONFIG_MAX_DISKS)
-				return err_set(e, "-d %s: too many disks (max %d)", optarg, CONFIG_MAX_DISKS);
-			cfg->disks[cfg->nr_disks++] = optarg;
-			break;
-		case OPT_RNG:
-			cfg->rng = true;
-			break;
-		case OPT_9P:
-			if (cfg->nr_p9 >= CONFIG_MAX_9P)
-				return err_set(e, "--9p %s: too many shares (max %d)", optarg, CONFIG_MAX_9P);
-			cfg->p9[cfg->nr_p9++] = optarg;
-			break;
-		case OPT_TRANSPORT:
-			if (run_parse_choice("--virtio-transport", optarg, transport_choices, &v, e))
-				return -1;
-			cfg->transport = v;
-			break;
-		case OPT_ENDIAN_OFFER:
-			if (run_parse_choice("--ring-endian-offer", optarg, offer_choices, &v, e))
-				return -1;
-			cfg->endian_offer = v;
-			break;
-		case OPT_ENDIAN_FORCE:
-			if (run_parse_choice("--debug-ring-endian", optarg, endian_choices, &v, e))
-				return -1;
-			cfg->endian_force = v;
-			break;
-		case OPT_AARCH32:
-			cfg->aarch32 = true;
-			break;
-		case OPT_IRQCHIP:
-			if (run_parse_choice("--irqchip", optarg, irqchip_choices, &v, e))
-				return -1;
-			cfg->irqchip = v;
-			break;
-		case OPT_DUMP_DTB:
-			cfg->dump_dtb = optarg;
-			break;
-		case OPT_LOGLEVEL:
-			if (log_parse_level(optarg, &cfg->loglevel))
-				return err_set(e, "--loglevel %s: unknown level (error, warn, info, debug)",
-					       optarg);
-			break;
-		case 'h':
-			return 1;
-		case ':':
-			return err_set(e, "option %s needs a value", argv[optind - 1]);
-		default:
-			if (optopt)
-				return err_set(e, "unknown option -%c (see lkvm run --help)", optopt);
-			return err_set(e, "unknown option %s (see lkvm run --help)", argv[optind - 1]);
-		}
-	}
-	if (optind < argc)
-		return err_set(e, "unexpected argument '%s' (see lkvm run --help)", argv[optind]);
-	if (!cfg->kernel_path && !cfg->dump_dtb)
-		return err_set(e, "no kernel: give one with -k (see lkvm run --help)");
-	return 0;
-}
 
 /* Everything one run owns, torn down in reverse order. */
 struct run_ctx {
@@ -315,6 +43,11 @@ struct run_ctx {
 	struct term term;
 	struct ev_source sig_src;
 	struct ev_source stop_src;
+	struct ev_source timer_src;
+	struct control control;
+	char name[CONTROL_NAME_MAX + 1];
+	int console_log_fd;
+	struct timespec started;
 	char *cmdline;
 };
 
@@ -372,6 +105,80 @@ static void run_stop_event(struct ev_source *src, uint32_t events)
 	if (read(src->fd, &v, sizeof(v)) < 0) {
 		/* EAGAIN: already drained */
 	}
+}
+
+static void run_timeout(struct ev_source *src, uint32_t events)
+{
+	struct run_ctx *ctx = src->opaque;
+	uint64_t n;
+
+	(void)events;
+	if (read(src->fd, &n, sizeof(n)) != sizeof(n))
+		return;
+	log_info(&ctx->vm.log, "--timeout of %u s ran out", ctx->cfg.timeout_s);
+	vm_request_stop(&ctx->vm, VM_STOP_TIMEOUT);
+}
+
+static double run_uptime(const struct run_ctx *ctx)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - ctx->started.tv_sec) + (now.tv_nsec - ctx->started.tv_nsec) / 1e9;
+}
+
+static void run_dump(struct run_ctx *ctx, FILE *out)
+{
+	struct vm *vm = &ctx->vm;
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		fprintf(out, "vcpu %u:", i);
+		if (vm->arch->vcpu_dump)
+			vm->arch->vcpu_dump(vm->vcpus[i], out);
+		fprintf(out, "\n");
+	}
+	vm_dump_devices(vm, out);
+}
+
+/* The control socket's commands (include/control.h). */
+static int run_control(void *opaque, const char *cmd, FILE *out, struct lkvm_err *e)
+{
+	struct run_ctx *ctx = opaque;
+	struct vm *vm = &ctx->vm;
+	unsigned int i;
+
+	if (!strcmp(cmd, "info")) {
+		fprintf(out, "name=%s pid=%d state=%s cpus=%u mem_mib=%llu uptime=%.1f\n", ctx->name,
+			(int)getpid(), vcpus_paused(vm) ? "paused" : "running", vm->nr_vcpus,
+			(unsigned long long)(vm->ram_size >> 20), run_uptime(ctx));
+	} else if (!strcmp(cmd, "stop")) {
+		vm_request_stop(vm, VM_STOP_USER);
+	} else if (!strcmp(cmd, "pause")) {
+		vcpus_pause(vm);
+	} else if (!strcmp(cmd, "resume")) {
+		vcpus_resume(vm);
+	} else if (!strcmp(cmd, "dump")) {
+		/* registers are only stable, and only readable, outside KVM_RUN */
+		bool was_paused = vcpus_paused(vm);
+
+		if (!was_paused)
+			vcpus_pause(vm);
+		run_dump(ctx, out);
+		if (!was_paused)
+			vcpus_resume(vm);
+	} else if (!strcmp(cmd, "stat")) {
+		fprintf(out, "uptime %.1f s\nstate %s\nmemory %llu MiB\n", run_uptime(ctx),
+			vcpus_paused(vm) ? "paused" : "running",
+			(unsigned long long)(vm->ram_size >> 20));
+		for (i = 0; i < vm->nr_vcpus; i++)
+			fprintf(out, "vcpu %u exits %llu mmio %llu\n", i,
+				(unsigned long long)atomic_load(&vm->vcpus[i]->nr_exits),
+				(unsigned long long)atomic_load(&vm->vcpus[i]->nr_mmio_exits));
+	} else {
+		return err_set(e, "unknown command '%s'", cmd);
+	}
+	return 0;
 }
 
 /*
@@ -461,7 +268,14 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 	if (vm_create(vm, &ctx->cfg, &arch_host_ops, e))
 		return -1;
 
+	if (ctx->cfg.console_log) {
+		ctx->console_log_fd = open(ctx->cfg.console_log,
+					   O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		if (ctx->console_log_fd < 0)
+			return err_errno(e, errno, "--console-log %s", ctx->cfg.console_log);
+	}
 	uart8250_init(&ctx->uart, vm->arch->uart_base, STDOUT_FILENO, run_uart_irq, ctx);
+	ctx->uart.log_fd = ctx->console_log_fd;
 	ctx->uart_ready = true;
 	if (irq_alloc(vm, &ctx->uart.mdev.dt.irq, e) ||
 	    mmio_bus_register(&vm->bus, &ctx->uart.mdev, e))
@@ -492,10 +306,14 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 	if (ctx->cfg.rng && virtio_rng_add(vm, e))
 		return -1;
 	if (ctx->cfg.console == CONSOLE_VIRTIO) {
-		if (virtio_console_add(vm, STDOUT_FILENO, &ctx->vcon, e))
+		if (virtio_console_add(vm, STDOUT_FILENO, ctx->console_log_fd, &ctx->vcon, e))
 			return -1;
 		run_console_size(ctx);
 	}
+	/* NICs last: eth0, eth1... follow the -n order */
+	for (i = 0; i < ctx->cfg.nr_nets; i++)
+		if (virtio_net_add(vm, ctx->cfg.nets[i], i, e))
+			return -1;
 
 	for (i = 0; i < ctx->cfg.nr_cpus; i++)
 		if (vcpu_create(vm, i, e))
@@ -505,19 +323,23 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 	return vm->arch->boot(vm, &ctx->bf, e);
 }
 
+/* The signals the main loop turns into an orderly stop (or a resize). */
+static void run_signal_set(sigset_t *sigs)
+{
+	sigemptyset(sigs);
+	sigaddset(sigs, SIGINT);
+	sigaddset(sigs, SIGTERM);
+	sigaddset(sigs, SIGHUP);
+	sigaddset(sigs, SIGWINCH);
+}
+
 static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
 {
 	struct vm *vm = &ctx->vm;
 	sigset_t sigs;
 	int sfd;
 
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGHUP);
-	sigaddset(&sigs, SIGWINCH);
-	if (pthread_sigmask(SIG_BLOCK, &sigs, NULL))
-		return err_set(e, "cannot block signals");
+	run_signal_set(&sigs);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		return err_errno(e, errno, "signalfd");
@@ -525,6 +347,20 @@ static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
 	ctx->stop_src = (struct ev_source){ .fd = vm->stop_efd, .cb = run_stop_event, .opaque = ctx };
 	if (evloop_add(&ctx->loop, &ctx->sig_src, EPOLLIN, e) ||
 	    evloop_add(&ctx->loop, &ctx->stop_src, EPOLLIN, e))
+		return -1;
+	if (ctx->cfg.timeout_s) {
+		struct itimerspec its = { .it_value.tv_sec = ctx->cfg.timeout_s };
+		int tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+		if (tfd < 0 || timerfd_settime(tfd, 0, &its, NULL) < 0)
+			return err_errno(e, errno, "timerfd for --timeout");
+		ctx->timer_src = (struct ev_source){ .fd = tfd, .cb = run_timeout, .opaque = ctx };
+		if (evloop_add(&ctx->loop, &ctx->timer_src, EPOLLIN, e))
+			return -1;
+	}
+	ctx->control.handle = run_control;
+	ctx->control.opaque = ctx;
+	if (control_open(&ctx->control, ctx->name, &ctx->loop, e))
 		return -1;
 	ctx->term.sink = run_console_in;
 	ctx->term.sink_opaque = ctx;
@@ -557,6 +393,8 @@ static int run_exit_status(struct vm *vm)
 		return LKVM_EXIT_USER;
 	case VM_STOP_SIGNAL:
 		return LKVM_EXIT_SIGNAL_BASE + atomic_load(&vm->stop_signal);
+	case VM_STOP_TIMEOUT:
+		return LKVM_EXIT_TIMEOUT;
 	default:
 		return LKVM_EXIT_ERROR;
 	}
@@ -573,6 +411,9 @@ static void run_teardown(struct run_ctx *ctx)
 	vm->log.crlf = false;
 	if (ctx->sig_src.fd > 0)
 		close(ctx->sig_src.fd);
+	if (ctx->timer_src.fd > 0)
+		close(ctx->timer_src.fd);
+	control_close(&ctx->control, &ctx->loop);
 	evloop_exit(&ctx->loop);
 	vcpus_destroy(vm);
 	vm_destroy_devices(vm);
@@ -580,6 +421,8 @@ static void run_teardown(struct run_ctx *ctx)
 	if (ctx->uart_ready)
 		uart8250_exit(&ctx->uart);
 	boot_files_free(&ctx->bf);
+	if (ctx->console_log_fd >= 0)
+		close(ctx->console_log_fd);
 	free(ctx->cmdline);
 	free(ctx->root_dir);
 }
@@ -597,9 +440,22 @@ int cmd_run(int argc, char **argv)
 	}
 	ctx->vm.log = (struct logger){ .level = LOG_WARN, .fd = STDERR_FILENO };
 	ctx->vm.kvm_fd = ctx->vm.vm_fd = ctx->vm.stop_efd = ctx->loop.epfd = -1;
-	ctx->sig_src.fd = -1;
+	ctx->sig_src.fd = ctx->timer_src.fd = ctx->console_log_fd = -1;
+	clock_gettime(CLOCK_MONOTONIC, &ctx->started);
 	/* a guest console on a closed pipe must not kill lkvm */
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Blocked before any thread exists, so every device and vCPU thread
+	 * inherits the mask: a SIGTERM must reach the signalfd of the main
+	 * loop (orderly stop, disks flushed), not kill the process from a
+	 * device thread.
+	 */
+	{
+		sigset_t sigs;
+
+		run_signal_set(&sigs);
+		pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	}
 
 	r = run_parse_options(argc, argv, &ctx->cfg, &e);
 	if (r == 1) {
@@ -613,6 +469,10 @@ int cmd_run(int argc, char **argv)
 		return LKVM_EXIT_ERROR;
 	}
 	ctx->vm.log.level = ctx->cfg.loglevel;
+	if (ctx->cfg.name)
+		snprintf(ctx->name, sizeof(ctx->name), "%s", ctx->cfg.name);
+	else
+		snprintf(ctx->name, sizeof(ctx->name), "guest-%d", (int)getpid());
 
 	r = run_setup(ctx, &e);
 	if (!r && ctx->cfg.dump_dtb) {

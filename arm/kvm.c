@@ -5,6 +5,7 @@
 #include <linux/kvm.h>
 #include <stddef.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
@@ -293,6 +294,31 @@ static int arm_vcpu_endian(struct vcpu *vcpu)
 	return (sctlr & SCTLR_EL1_EE) ? GUEST_BE : GUEST_LE;
 }
 
+/* lkvm debug --dump: the registers that say where a vCPU is and its byte order */
+static void arm_vcpu_dump(struct vcpu *vcpu, FILE *f)
+{
+	uint64_t pc = 0, pstate = 0, sp = 0, sctlr = 0, x0 = 0;
+	int e;
+
+	if (get_reg(vcpu, ARM64_CORE_REG(regs.pc), &pc) < 0 ||
+	    get_reg(vcpu, ARM64_CORE_REG(regs.pstate), &pstate) < 0 ||
+	    get_reg(vcpu, ARM64_CORE_REG(sp_el1), &sp) < 0 ||
+	    get_reg(vcpu, ARM64_CORE_REG(regs.regs[0]), &x0) < 0 ||
+	    get_reg(vcpu, ARM_SCTLR_EL1, &sctlr) < 0) {
+		fprintf(f, " registers unreadable: %s", strerror(errno));
+		return;
+	}
+	e = arm_vcpu_endian(vcpu);
+	fprintf(f, " pc=0x%llx pstate=0x%llx %s sp_el1=0x%llx x0=0x%llx sctlr_el1=0x%llx ee=%d e0e=%d",
+		(unsigned long long)pc, (unsigned long long)pstate,
+		(pstate & PSR_MODE32_BIT) ? "aarch32" : "aarch64", (unsigned long long)sp,
+		(unsigned long long)x0, (unsigned long long)sctlr, !!(sctlr & SCTLR_EL1_EE),
+		!!(sctlr & SCTLR_EL1_E0E));
+	if (pstate & PSR_MODE32_BIT)
+		fprintf(f, " cpsr.e=%d", !!(pstate & ARM_AA32_E_BIT));
+	fprintf(f, " endian=%s", e == GUEST_BE ? "big" : e == GUEST_LE ? "little" : "unknown");
+}
+
 static void arm_vm_exit(struct vm *vm)
 {
 	struct arm_vm *a = arm_vm(vm);
@@ -318,5 +344,6 @@ const struct arch_ops arch_host_ops = {
 	.boot = arm_boot,
 	.irq_line = arm_irq_line,
 	.vcpu_endian = arm_vcpu_endian,
+	.vcpu_dump = arm_vcpu_dump,
 	.vm_exit = arm_vm_exit,
 };

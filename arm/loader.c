@@ -87,8 +87,16 @@ int boot_files_load(struct boot_files *bf, const char *kernel, const char *initr
 			bf->kernel = raw;
 			bf->kernel_len = raw_len;
 		}
-		if (kernel_probe(bf->kernel, bf->kernel_len, &bf->ki, &sub))
-			return err_set(e, "kernel %s %s", kernel, sub.msg);
+		if (kernel_probe(bf->kernel, bf->kernel_len, &bf->ki, &sub)) {
+			size_t n = strlen(kernel);
+
+			/* no header at all: only a file that says it is flat is taken as is */
+			if (n < 5 || strcmp(kernel + n - 5, ".flat"))
+				return err_set(e, "kernel %s %s", kernel, sub.msg);
+			memset(&bf->ki, 0, sizeof(bf->ki));
+			bf->ki.format = KERNEL_FLAT;
+			bf->ki.image_size = bf->kernel_len;
+		}
 		bf->ki.gzipped = gz;
 	}
 	if (initrd && file_read_all(initrd, "initrd", ram_size, &bf->initrd, &bf->initrd_len, e))
@@ -140,10 +148,15 @@ int boot_layout_plan(uint64_t ram_base, uint64_t ram_size, const struct kernel_i
 	return 0;
 }
 
-int boot_files_check_mode(const struct boot_files *bf, bool aarch32, struct lkvm_err *e)
+int boot_files_check_mode(struct boot_files *bf, bool aarch32, struct lkvm_err *e)
 {
 	if (!bf->kernel)
 		return 0;
+	/* where kvmtool puts a flat binary: the Image / zImage load offsets */
+	if (bf->ki.format == KERNEL_FLAT) {
+		bf->ki.text_offset = aarch32 ? ZIMAGE_LOAD_OFFSET : ARM64_IMAGE_OLD_TEXT_OFFSET;
+		return 0;
+	}
 	if (bf->ki.format == KERNEL_ARM_ZIMAGE && !aarch32)
 		return err_set(e, "kernel %s is a 32-bit ARM zImage: add --aarch32", bf->kernel_path);
 	if (bf->ki.format == KERNEL_ARM64_IMAGE && aarch32)

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -67,8 +68,10 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	struct kvm_run *run = vcpu->run;
 	struct vm *vm = vcpu->vm;
 
+	atomic_fetch_add_explicit(&vcpu->nr_exits, 1, memory_order_relaxed);
 	switch (run->exit_reason) {
 	case KVM_EXIT_MMIO:
+		atomic_fetch_add_explicit(&vcpu->nr_mmio_exits, 1, memory_order_relaxed);
 		if (run->mmio.len > sizeof(run->mmio.data)) {
 			log_err(&vm->log, "vCPU %u: MMIO access of %u bytes", vcpu->id, run->mmio.len);
 			vm_request_stop(vm, VM_STOP_ERROR);
@@ -102,6 +105,39 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 	return false;
 }
 
+/*
+ * lkvm pause: park here, outside KVM_RUN, until resumed or stopped. The
+ * kick that got us out set immediate_exit; clear it (it is ours) unless
+ * the VM is stopping, so the next KVM_RUN really runs.
+ */
+static bool vcpu_park_if_asked(struct vcpu *vcpu)
+{
+	struct vm *vm = vcpu->vm;
+	bool parked = false;
+
+	/*
+	 * Fast path, every exit: nothing asked and no kick to clear. A pause
+	 * request racing with this read is followed by a kick, so KVM_RUN
+	 * comes straight back and the next pass takes the slow path.
+	 */
+	if (!atomic_load_explicit(&vm->pause_req, memory_order_relaxed) &&
+	    !__atomic_load_n(&vcpu->run->immediate_exit, __ATOMIC_RELAXED))
+		return false;
+	pthread_mutex_lock(&vm->pause_lock);
+	if (vm->pause_req) {
+		parked = true;
+		vm->nr_parked++;
+		pthread_cond_broadcast(&vm->pause_cond);
+		while (vm->pause_req && vm_stopped(vm) == VM_RUNNING)
+			pthread_cond_wait(&vm->pause_cond, &vm->pause_lock);
+		vm->nr_parked--;
+	}
+	if (vm_stopped(vm) == VM_RUNNING)
+		vcpu->run->immediate_exit = 0;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return parked;
+}
+
 static void *vcpu_thread(void *arg)
 {
 	struct vcpu *vcpu = arg;
@@ -114,6 +150,8 @@ static void *vcpu_thread(void *arg)
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
 	while (vm_stopped(vm) == VM_RUNNING) {
+		if (vcpu_park_if_asked(vcpu))
+			continue;
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
@@ -153,24 +191,94 @@ int vcpus_start(struct vm *vm, struct lkvm_err *e)
 	return 0;
 }
 
-void vcpus_stop(struct vm *vm)
+/*
+ * Under pause_lock: a vCPU clears its own immediate_exit under the same
+ * lock after checking the stop flag, so a kick is never undone.
+ */
+static void vcpus_kick(struct vm *vm)
 {
 	unsigned int i;
 
-	vm_request_stop(vm, VM_STOP_ERROR); /* no-op when a reason is set */
+	pthread_mutex_lock(&vm->pause_lock);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = vm->vcpus[i];
 
 		if (!vcpu || !vcpu->started)
 			continue;
 		/*
-		 * immediate_exit covers the window between the thread's stop
-		 * check and its entry into KVM_RUN; the signal covers a vCPU
-		 * already inside it (e.g. in WFI).
+		 * immediate_exit covers the window between the thread's checks
+		 * and its entry into KVM_RUN; the signal covers a vCPU already
+		 * inside it (e.g. in WFI).
 		 */
 		vcpu->run->immediate_exit = 1;
 		pthread_kill(vcpu->thread, SIG_VCPU_KICK);
 	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+static unsigned int vcpus_started(const struct vm *vm)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		n += vm->vcpus[i] && vm->vcpus[i]->started;
+	return n;
+}
+
+void vcpus_pause(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_req = true;
+	pthread_mutex_unlock(&vm->pause_lock);
+	vcpus_kick(vm);
+	pthread_mutex_lock(&vm->pause_lock);
+	while (vm->nr_parked < vcpus_started(vm) && vm_stopped(vm) == VM_RUNNING) {
+		struct timespec ts;
+
+		/* a vCPU stuck in an MMIO handler is kicked again, not waited on forever */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_nsec += 10 * 1000 * 1000;
+		if (ts.tv_nsec >= 1000000000) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000;
+		}
+		if (pthread_cond_timedwait(&vm->pause_cond, &vm->pause_lock, &ts)) {
+			pthread_mutex_unlock(&vm->pause_lock);
+			vcpus_kick(vm);
+			pthread_mutex_lock(&vm->pause_lock);
+		}
+	}
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+void vcpus_resume(struct vm *vm)
+{
+	pthread_mutex_lock(&vm->pause_lock);
+	vm->pause_req = false;
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+}
+
+bool vcpus_paused(struct vm *vm)
+{
+	bool p;
+
+	pthread_mutex_lock(&vm->pause_lock);
+	p = vm->pause_req;
+	pthread_mutex_unlock(&vm->pause_lock);
+	return p;
+}
+
+void vcpus_stop(struct vm *vm)
+{
+	unsigned int i;
+
+	vm_request_stop(vm, VM_STOP_ERROR); /* no-op when a reason is set */
+	/* parked vCPUs wake up, see the stop and leave */
+	pthread_mutex_lock(&vm->pause_lock);
+	pthread_cond_broadcast(&vm->pause_cond);
+	pthread_mutex_unlock(&vm->pause_lock);
+	vcpus_kick(vm);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = vm->vcpus[i];
 

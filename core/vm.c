@@ -29,6 +29,8 @@ int vm_create(struct vm *vm, const struct vm_config *cfg, const struct arch_ops 
 
 	vm->cfg = cfg;
 	vm->arch = arch;
+	pthread_mutex_init(&vm->pause_lock, NULL);
+	pthread_cond_init(&vm->pause_cond, NULL);
 	vm->vm_fd = -1;
 	vm->stop_efd = -1;
 	vm->ram = MAP_FAILED;
@@ -137,4 +139,13 @@ void vm_destroy_devices(struct vm *vm)
 		if (d->destroy)
 			d->destroy(d);
 	}
+}
+
+void vm_dump_devices(struct vm *vm, FILE *f)
+{
+	struct vm_device *d;
+
+	for (d = vm->devices; d; d = d->next)
+		if (d->dump)
+			d->dump(d, f);
 }

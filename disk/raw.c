@@ -154,10 +154,39 @@ static int raw_readv(struct disk *d, uint64_t off, const struct iovec *iov, int 
 	return raw_rw_sync(d->fd, off, iov, n, len, false);
 }
 
+/*
+ * A raw image whose format was guessed must not start with the qcow2 magic
+ * after a write: at the next start it would be opened as qcow2, with the
+ * guest choosing its backing file on the host (QEMU refuses the same).
+ */
+static bool raw_write_makes_magic(struct disk *d, uint64_t off, const struct iovec *iov, int n,
+				  size_t len)
+{
+	static const uint8_t magic[4] = { 'Q', 'F', 'I', 0xfb };
+	uint8_t head[4] = { 0 };
+	size_t pos = 0;
+	int i;
+
+	if (!d->probed || off >= sizeof(head) || !len)
+		return false;
+	if (pread(d->lock_fd, head, sizeof(head), 0) < 0)
+		return true;
+	for (i = 0; i < n && off + pos < sizeof(head) && pos < len; i++) {
+		const uint8_t *b = iov[i].iov_base;
+		size_t j;
+
+		for (j = 0; j < iov[i].iov_len && off + pos < sizeof(head) && pos < len; j++, pos++)
+			head[off + pos] = b[j];
+	}
+	return !memcmp(head, magic, sizeof(magic));
+}
+
 static int raw_writev(struct disk *d, uint64_t off, const struct iovec *iov, int n, size_t len)
 {
 	if (d->ro)
 		return -EROFS;
+	if (raw_write_makes_magic(d, off, iov, n, len))
+		return -EPERM;
 	if (d->direct)
 		return raw_direct(d, off, iov, n, len, true);
 	return raw_rw_sync(d->fd, off, iov, n, len, true);

@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "err.h"
 
@@ -34,6 +35,8 @@ struct arch_ops {
 	/* enum guest_endian of the vCPU's current context, 0 if unknown */
 	int (*vcpu_endian)(struct vcpu *vcpu);
 	void (*vm_exit)(struct vm *vm);
+	/* lkvm debug --dump: a vCPU's registers (the vCPU is parked) */
+	void (*vcpu_dump)(struct vcpu *vcpu, FILE *f);
 };
 
 /* The backend for the host lkvm was built for. */

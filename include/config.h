@@ -20,6 +20,7 @@ enum console_type {
 
 #define CONFIG_MAX_DISKS 8
 #define CONFIG_MAX_9P 4
+#define CONFIG_MAX_NETS 4
 
 /* What `lkvm run` was asked to do; filled by run.c from the command line. */
 struct vm_config {
@@ -41,6 +42,11 @@ struct vm_config {
 	enum virtio_transport transport;
 	enum virtio_endian_offer endian_offer;
 	enum vq_endian endian_force; /* 0: follow the rules */
+	const char *name;        /* --name: the control socket's name */
+	unsigned int timeout_s;  /* --timeout: 0 = none */
+	const char *console_log; /* --console-log FILE */
+	const char *nets[CONFIG_MAX_NETS]; /* -n specs: mode=user|tap|none,... */
+	unsigned int nr_nets;
 };
 
 #endif

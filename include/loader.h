@@ -12,6 +12,7 @@
 enum kernel_format {
 	KERNEL_ARM64_IMAGE = 1,
 	KERNEL_ARM_ZIMAGE,
+	KERNEL_FLAT, /* FILE.flat without a header (kvm-unit-tests): loaded as is */
 };
 
 struct kernel_info {
@@ -45,8 +46,8 @@ int kernel_probe(const uint8_t *buf, size_t len, struct kernel_info *ki, struct 
 int boot_files_load(struct boot_files *bf, const char *kernel, const char *initrd,
 		    uint64_t ram_size, struct lkvm_err *e);
 void boot_files_free(struct boot_files *bf);
-/* An AArch32 guest needs a zImage, an AArch64 one an Image. */
-int boot_files_check_mode(const struct boot_files *bf, bool aarch32, struct lkvm_err *e);
+/* An AArch32 guest needs a zImage, an AArch64 one an Image; places a flat binary. */
+int boot_files_check_mode(struct boot_files *bf, bool aarch32, struct lkvm_err *e);
 
 /* Where things go in guest RAM. */
 struct boot_layout {

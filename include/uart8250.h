@@ -22,6 +22,7 @@ struct uart8250 {
 	struct mmio_dev mdev;
 	pthread_mutex_t lock;
 	int out_fd;
+	int log_fd; /* --console-log, or -1 */
 	void (*set_irq)(void *opaque, int level);
 	void *irq_opaque;
 	int irq_level;

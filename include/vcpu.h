@@ -25,6 +25,8 @@ struct vcpu {
 	pthread_t thread;
 	bool started;
 	uint64_t mpidr; /* arm: affinity for the DT cpu node */
+	/* exits by reason, for lkvm stat (written by this vCPU's thread only) */
+	_Atomic uint64_t nr_exits, nr_mmio_exits;
 };
 
 int vcpu_create(struct vm *vm, unsigned int id, struct lkvm_err *e);
@@ -33,6 +35,10 @@ int vcpus_start(struct vm *vm, struct lkvm_err *e);
 /* Kicks every vCPU out of KVM_RUN and joins its thread. */
 void vcpus_stop(struct vm *vm);
 void vcpus_destroy(struct vm *vm);
+/* Parks every vCPU outside KVM_RUN (returns when all are parked) / lets them go. */
+void vcpus_pause(struct vm *vm);
+void vcpus_resume(struct vm *vm);
+bool vcpus_paused(struct vm *vm);
 /*
  * Samples the byte order of the vCPU's current context. Call it from the
  * vCPU's own thread while it handles an exit (its registers are stable).

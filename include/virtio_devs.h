@@ -43,7 +43,9 @@ int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, bool *ro, str
 int virtio_9p_add(struct vm *vm, const char *dir, const char *tag, bool ro, struct lkvm_err *e);
 
 struct virtio_console;
-int virtio_console_add(struct vm *vm, int out_fd, struct virtio_console **out, struct lkvm_err *e);
+/* out_fd: the guest's output; log_fd: a copy for --console-log, or -1 */
+int virtio_console_add(struct vm *vm, int out_fd, int log_fd, struct virtio_console **out,
+		       struct lkvm_err *e);
 /* Host input for the guest; returns the bytes taken (0 when it has no buffers). */
 size_t virtio_console_input(struct virtio_console *con, const uint8_t *buf, size_t len);
 void virtio_console_resize(struct virtio_console *con, uint16_t cols, uint16_t rows);

@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "config.h"
 #include "err.h"
@@ -22,6 +23,8 @@ struct vcpu;
 struct vm_device {
 	void (*stop)(struct vm_device *dev);
 	void (*destroy)(struct vm_device *dev);
+	/* lkvm debug --dump: its state, a line each (optional; vCPUs paused) */
+	void (*dump)(struct vm_device *dev, FILE *f);
 	struct vm_device *next;
 };
 
@@ -34,6 +37,7 @@ enum vm_stop {
 	VM_STOP_ERROR,     /* lkvm failed while running */
 	VM_STOP_USER,      /* escape key */
 	VM_STOP_SIGNAL,    /* SIGINT/SIGTERM/SIGHUP */
+	VM_STOP_TIMEOUT,   /* --timeout ran out */
 };
 
 #define VM_MAX_VCPUS 512
@@ -64,6 +68,12 @@ struct vm {
 	struct vcpu *vcpus[VM_MAX_VCPUS];
 	unsigned int nr_vcpus;
 
+	/* lkvm pause/resume: vCPU threads park between KVM_RUNs */
+	pthread_mutex_t pause_lock;
+	pthread_cond_t pause_cond;
+	_Atomic bool pause_req; /* read without the lock on the vCPU fast path */
+	unsigned int nr_parked;
+
 	_Atomic int stop;    /* enum vm_stop; first writer wins */
 	_Atomic int stop_signal;
 	int stop_efd;        /* eventfd: wakes the main loop on stop */
@@ -82,6 +92,7 @@ enum vm_stop vm_stopped(const struct vm *vm);
 void vm_add_device(struct vm *vm, struct vm_device *dev);
 void vm_stop_devices(struct vm *vm);
 void vm_destroy_devices(struct vm *vm);
+void vm_dump_devices(struct vm *vm, FILE *f);
 
 /* Irq lines: a number per device; the arch maps it to an interrupt. */
 int irq_alloc(struct vm *vm, uint32_t *irq, struct lkvm_err *e);

@@ -94,6 +94,9 @@ static void uart_tx(struct uart8250 *u, uint8_t c)
 		do {
 			n = write(u->out_fd, &c, 1);
 		} while (n < 0 && errno == EINTR);
+		if (u->log_fd >= 0 && write(u->log_fd, &c, 1) < 0) {
+			/* a full disk must not stop the guest */
+		}
 		/*
 		 * A closed output drops the byte; a full pipe blocks this vCPU
 		 * like a real line would (backpressure), never loses output.
@@ -233,6 +236,7 @@ void uart8250_init(struct uart8250 *u, uint64_t base, int out_fd,
 	memset(u, 0, sizeof(*u));
 	pthread_mutex_init(&u->lock, NULL);
 	u->out_fd = out_fd;
+	u->log_fd = -1;
 	u->set_irq = set_irq;
 	u->irq_opaque = irq_opaque;
 	u->msr = MSR_DCD | MSR_DSR | MSR_CTS;

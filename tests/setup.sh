@@ -5,11 +5,13 @@
 # Needs root, or sudo for the apt steps.
 #
 #   native build + unit tests: gcc libc6-dev make pkg-config libfdt-dev libaio-dev zlib1g-dev
-#                              device-tree-compiler
+#                              libslirp-dev libglib2.0-dev (user-mode networking)
+#                              device-tree-compiler qemu-utils (qemu-img/qemu-io: qcow2 tests)
 #   static arm64 lkvm:         gcc-aarch64-linux-gnu libc6-dev-arm64-cross
 #                              zlib1g-dev:arm64 libaio-dev:arm64, and the arm64
 #                              package lists so the Makefile can
 #                              `apt-get download libfdt-dev:arm64` (not Multi-Arch)
+#   dynamic arm64 lkvm-dyn:    libslirp-dev:arm64 (its libraries go into the test host)
 #   test guests:               linux-source-6.1 gcc-arm-linux-gnueabihf bc bison
 #                              flex libssl-dev libelf-dev cpio xz-utils patch
 #   emulated arm64 host:       qemu-system-arm kmod file
@@ -17,8 +19,9 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 say() { echo "setup: $*" >&2; }
 
-PKGS="gcc libc6-dev make pkg-config libfdt-dev libaio-dev zlib1g-dev device-tree-compiler
-	gcc-aarch64-linux-gnu libc6-dev-arm64-cross zlib1g-dev:arm64 libaio-dev:arm64
+PKGS="gcc libc6-dev make pkg-config libfdt-dev libaio-dev zlib1g-dev device-tree-compiler qemu-utils
+	libslirp-dev libglib2.0-dev
+	gcc-aarch64-linux-gnu libc6-dev-arm64-cross zlib1g-dev:arm64 libaio-dev:arm64 libslirp-dev:arm64
 	linux-source-6.1 gcc-arm-linux-gnueabihf bc bison flex libssl-dev libelf-dev
 	cpio xz-utils patch
 	qemu-system-arm kmod file"

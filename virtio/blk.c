@@ -184,6 +184,9 @@ static void blk_destroy(struct vm_device *base)
 	struct virtio_blk *b = (struct virtio_blk *)base;
 
 	virtio_mmio_dev_release(&b->dev);
+	/* SIGTERM or power-off: what the guest wrote reaches the disk */
+	if (!b->disk->ro && b->disk->ops->flush(b->disk))
+		log_warn(b->dev.vdev.log, "disk %s: flush at exit failed", b->disk->path);
 	disk_close(b->disk);
 	free(b);
 }

@@ -15,6 +15,7 @@
 struct virtio_console {
 	struct virtio_mmio_dev dev;
 	int out_fd;
+	int log_fd; /* --console-log, or -1 */
 	uint16_t cols, rows;
 };
 
@@ -32,6 +33,9 @@ static void con_out(struct virtio_console *con, const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
 
+	if (con->log_fd >= 0 && write(con->log_fd, buf, len) < 0) {
+		/* a full disk must not stop the guest */
+	}
 	while (len) {
 		ssize_t n = write(con->out_fd, p, len);
 
@@ -140,7 +144,8 @@ static const struct virtio_dev_ops con_ops = {
 	.notify = con_notify,
 };
 
-int virtio_console_add(struct vm *vm, int out_fd, struct virtio_console **out, struct lkvm_err *e)
+int virtio_console_add(struct vm *vm, int out_fd, int log_fd, struct virtio_console **out,
+		       struct lkvm_err *e)
 {
 	struct virtio_console *con = calloc(1, sizeof(*con));
 	int r;
@@ -148,6 +153,7 @@ int virtio_console_add(struct vm *vm, int out_fd, struct virtio_console **out, s
 	if (!con)
 		return err_set(e, "out of memory");
 	con->out_fd = out_fd;
+	con->log_fd = log_fd;
 	con->cols = 80;
 	con->rows = 25;
 	r = virtio_mmio_dev_add(vm, &con->dev, &con_ops, con, con_destroy, e);

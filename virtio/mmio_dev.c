@@ -25,6 +25,34 @@ static void virtio_mmio_dev_stop(struct vm_device *base)
 	virtio_dev_stop(&dev->vdev);
 }
 
+/* lkvm debug --dump: status, features and every queue's state and byte order */
+static void virtio_mmio_dev_dump(struct vm_device *base, FILE *f)
+{
+	struct virtio_mmio_dev *dev = (struct virtio_mmio_dev *)base;
+	struct virtio_dev *vdev = &dev->vdev;
+	unsigned int q;
+
+	pthread_mutex_lock(&vdev->lock);
+	fprintf(f, "%s: %s status=0x%02x features=0x%016llx%s\n", vdev->label,
+		vdev->transport == VIRTIO_MMIO_LEGACY ? "mmio-legacy" : "mmio", vdev->status,
+		(unsigned long long)vdev->guest_features,
+		(vdev->status & VIRTIO_CONFIG_S_NEEDS_RESET) ? " NEEDS_RESET" : "");
+	for (q = 0; q < vdev->ops->nr_queues; q++) {
+		const struct virtqueue *vq = &vdev->vqs[q];
+
+		if (!vq->ready) {
+			fprintf(f, "%s: queue %u: not ready%s\n", vdev->label, q,
+				vq->broken ? " (broken)" : "");
+			continue;
+		}
+		fprintf(f, "%s: queue %u: num=%u %s-endian rule=%s last_avail=%u used_idx=%u event_idx=%d indirect=%d\n",
+			vdev->label, q, vq->num, vq->endian == VQ_BE ? "big" : "little",
+			virtio_rule_name(vdev->vq_rule[q]), vq->last_avail, vq->used_idx,
+			vq->event_idx, vq->indirect);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+}
+
 int virtio_mmio_dev_add(struct vm *vm, struct virtio_mmio_dev *dev,
 			const struct virtio_dev_ops *ops, void *priv, void (*destroy)(struct vm_device *),
 			struct lkvm_err *e)
@@ -44,6 +72,7 @@ int virtio_mmio_dev_add(struct vm *vm, struct virtio_mmio_dev *dev,
 	virtio_mmio_init(&dev->mmio, &dev->vdev, base, &vm->mem, virtio_mmio_dev_irq, dev,
 			 virtio_mmio_vcpu_endian);
 	dev->base.stop = virtio_mmio_dev_stop;
+	dev->base.dump = virtio_mmio_dev_dump;
 	dev->base.destroy = destroy;
 	/* from here on run.c owns teardown, whatever fails next */
 	vm_add_device(vm, &dev->base);

@@ -28,6 +28,23 @@ typedef unsigned long ulong;
 #define SEEK_END 2
 #define CLOCK_MONOTONIC 1
 
+/* sockets and interfaces: the same values on arm and arm64 */
+#define AF_INET 2
+#define SOCK_STREAM 1
+#define SOCK_DGRAM 2
+#define SOL_SOCKET 1
+#define SO_REUSEADDR 2
+#define SO_RCVTIMEO 20 /* SO_RCVTIMEO_OLD: struct { long sec, usec; } */
+#define SO_SNDTIMEO 21
+#define SHUT_WR 1
+#define SIOCGIFFLAGS 0x8913
+#define SIOCSIFFLAGS 0x8914
+#define SIOCGIFADDR 0x8915
+#define SIOCSIFADDR 0x8916
+#define SIOCSIFNETMASK 0x891c
+#define SIOCGIFHWADDR 0x8927
+#define IFF_UP 0x1
+
 #define LINUX_REBOOT_MAGIC1 0xfee1deadUL
 #define LINUX_REBOOT_MAGIC2 672274793UL
 #define LINUX_REBOOT_CMD_RESTART 0x01234567UL
@@ -61,6 +78,16 @@ typedef unsigned long ulong;
 #define NR_execve 221
 #define NR_wait4 260
 #define NR_clone 220
+#define NR_socket 198
+#define NR_bind 200
+#define NR_listen 201
+#define NR_connect 203
+#define NR_getsockname 204
+#define NR_sendto 206
+#define NR_recvfrom 207
+#define NR_setsockopt 208
+#define NR_shutdown 210
+#define NR_accept4 242
 #define O_LARGEFILE 0 /* implied on 64-bit */
 
 static inline long sys6(long n, long a, long b, long c, long d, long e, long f)
@@ -117,6 +144,16 @@ __asm__(".text\n"
 #define NR_execve 11
 #define NR_wait4 114
 #define NR_clone 120
+#define NR_socket 281
+#define NR_bind 282
+#define NR_connect 283
+#define NR_listen 284
+#define NR_getsockname 286
+#define NR_sendto 290
+#define NR_recvfrom 292
+#define NR_shutdown 293
+#define NR_setsockopt 294
+#define NR_accept4 366
 #define O_LARGEFILE 0400000 /* arm value */
 
 static inline long sys6(long n, long a, long b, long c, long d, long e, long f)

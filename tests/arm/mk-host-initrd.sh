@@ -10,6 +10,9 @@
 #                      prelude, the job's body (+ NNN.name, NNN.timeout)
 #   /data/DEST         each SRC (file or directory); DEST defaults to SRC's basename
 #   /lib/modules/...   HOST_MODULES (if set) with their dependencies
+#   /bin/lkvm-dyn      LKVM_DYN (if set): a dynamic arm64 lkvm (with libslirp),
+#                      with the arm64 dynamic loader and every shared library
+#                      it needs (DT_NEEDED, recursively) in /lib
 #
 # JOBS file (see tests/arm/README.md for the full syntax): lines before the
 # first "@job" are a prelude put at the top of every job; "@job NAME [TIMEOUT]
@@ -21,6 +24,9 @@
 # Env: ARMHOST_CACHE (default ${LKVM_CACHE:-$HOME/.cache/lkvm}/armhost),
 #      BUSYBOX (an arm64 busybox, default $ARMHOST_CACHE/busybox),
 #      JOB_TIMEOUT (default limit, 120 s),
+#      LKVM_DYN (a dynamic arm64 lkvm to pack as /bin/lkvm-dyn),
+#      ARM64_LIB_DIRS (where its libraries are looked for; default: Debian's
+#      arm64 multiarch folders, then the cross toolchain's),
 #      HOST_MODULES ("tun bridge ...": modules of the host kernel package to
 #      load before the jobs; needs the package extracted by setup.sh),
 #      GZIP_INITRD=1 to gzip the result (default: plain cpio, which the emulated
@@ -98,6 +104,46 @@ for spec in "$@"; do
 	mkdir -p "$root/data/$(dirname "$dst")"
 	cp -RL "$src" "$root/data/$dst"
 done
+
+# lkvm-dyn: the binary, its loader (PT_INTERP) and its libraries, found in
+# the arm64 library folders and put in /lib (where ld.so looks without a cache)
+if [ -n "${LKVM_DYN:-}" ]; then
+	[ -f "$LKVM_DYN" ] || die "no lkvm-dyn binary at $LKVM_DYN"
+	READELF=$(command -v aarch64-linux-gnu-readelf || command -v readelf) ||
+		die "LKVM_DYN needs readelf (binutils)"
+	libdirs=${ARM64_LIB_DIRS:-/lib/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu /usr/aarch64-linux-gnu/lib}
+	cp "$LKVM_DYN" "$root/bin/lkvm-dyn"
+	chmod 0755 "$root/bin/lkvm-dyn"
+	mkdir -p "$root/lib"
+	interp=$("$READELF" -l "$LKVM_DYN" | sed -n 's/.*\[Requesting program interpreter: \(.*\)\]/\1/p')
+	[ -n "$interp" ] || die "$LKVM_DYN is not a dynamic binary (no PT_INTERP)"
+	# find_lib NAME: the first libdirs match
+	find_lib() {
+		for d in $libdirs; do
+			[ -e "$d/$1" ] && { echo "$d/$1"; return 0; }
+		done
+		return 1
+	}
+	src=$(find_lib "$(basename "$interp")") || die "no arm64 dynamic loader $(basename "$interp") in $libdirs"
+	mkdir -p "$root$(dirname "$interp")"
+	cp -L "$src" "$root$interp"
+	[ -e "$root/lib/$(basename "$interp")" ] || cp -L "$src" "$root/lib/$(basename "$interp")"
+	todo=$LKVM_DYN done_libs=" "
+	while [ -n "$todo" ]; do
+		next=
+		for f in $todo; do
+			for lib in $("$READELF" -d "$f" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
+				case $done_libs in *" $lib "*) continue ;; esac
+				done_libs="$done_libs$lib "
+				src=$(find_lib "$lib") || die "lkvm-dyn needs $lib: not in $libdirs (apt-get install libslirp-dev:arm64)"
+				cp -L "$src" "$root/lib/$lib"
+				next="$next $src"
+			done
+		done
+		todo=$next
+	done
+	echo "mk-host-initrd: lkvm-dyn with$done_libs(+ $(basename "$interp"))" >&2
+fi
 
 # host kernel modules, dependencies first (modules.dep from setup.sh's depmod)
 if [ -n "${HOST_MODULES:-}" ]; then

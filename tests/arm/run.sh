@@ -18,6 +18,8 @@
 # <job>/output.log plus the files the job sent back (host_file).
 #
 # Env: LKVM_BIN=PATH      use this static arm64 binary instead of building lkvm
+#      LKVM_DYN_BIN=PATH  the same for lkvm-dyn (dynamic, with libslirp), which
+#                         is built (O=build/arm64-dyn) only if a job runs lkvm-dyn
 #      ARM_TIER_GUESTS    guests to build and pack: "all", "none" or a list
 #                         (default: the variants whose names appear in the jobs)
 #      ARM_TIER_OUT       output folder (default build/arm-tier)
@@ -29,7 +31,7 @@ set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
-OUT=${ARM_TIER_OUT:-$top/build/arm-tier}
+OUT=$(realpath -m "${ARM_TIER_OUT:-$top/build/arm-tier}")
 WORK=$OUT/_work
 CACHE=${LKVM_CACHE:-$HOME/.cache/lkvm}
 export LKVM_CACHE=$CACHE
@@ -97,6 +99,13 @@ if ! awk -v dir="$WORK/parsed" -v deftmo="$JOB_TIMEOUT" '
 			printf "%s\t%s\t%s\t%s\t%s:%d\n", sprintf("%03d", n), name, tmo, gic, FILENAME, FNR > (dir "/list")
 			printf "%s", prelude > (cur ".sh")
 			printf "" > (cur ".expect")
+			next
+		}
+		if (word == "@make") {
+			if (cur != "") { err("@make belongs in the prelude (before the first @job)"); next }
+			if (NF < 3 || !okname($2)) { err("usage: @make NAME COMMAND..."); next }
+			cmdline = rest; sub(/^[^ \t]+[ \t]+/, "", cmdline)
+			printf "%s\t%s\n", $2, cmdline > (dir "/make")
 			next
 		}
 		if (word == "@host-modules") {
@@ -176,6 +185,27 @@ else
 	say "lkvm built in $(elapsed "$t0") s: $lkvm"
 fi
 
+# lkvm-dyn: a dynamic arm64 lkvm with libslirp (-n mode=user: Debian has no
+# static libslirp), packed with its shared libraries and the arm64 dynamic
+# loader; built only when a job runs it
+lkvm_dyn=
+if grep -qE '(^|[^A-Za-z0-9_-])lkvm-dyn([^A-Za-z0-9_-]|$)' "$WORK"/parsed/*.sh; then
+	if [ -n "${LKVM_DYN_BIN:-}" ]; then
+		lkvm_dyn=$LKVM_DYN_BIN
+		[ -f "$lkvm_dyn" ] || fail_all "LKVM_DYN_BIN=$lkvm_dyn does not exist"
+	else
+		lkvm_dyn=$top/build/arm64-dyn/lkvm
+		t0=$(date +%s)
+		say "building lkvm-dyn: make CROSS_COMPILE=aarch64-linux-gnu- SLIRP=1 O=build/arm64-dyn"
+		if ! make -C "$top" -j"$(nproc)" CROSS_COMPILE=aarch64-linux-gnu- SLIRP=1 O=build/arm64-dyn \
+				> "$OUT/build-lkvm-dyn.log" 2>&1 || [ ! -f "$lkvm_dyn" ]; then
+			tail -n 30 "$OUT/build-lkvm-dyn.log" | sed 's/^/    /' >&2
+			fail_all "lkvm-dyn build failed (needs libslirp-dev:arm64; log: ${OUT#"$top"/}/build-lkvm-dyn.log)"
+		fi
+		say "lkvm-dyn built in $(elapsed "$t0") s: $lkvm_dyn"
+	fi
+fi
+
 # the guests: those whose variant name appears in the jobs, unless told
 case ${ARM_TIER_GUESTS:-auto} in
 auto)
@@ -204,7 +234,7 @@ if [ -n "$want" ]; then
 			fail_all "guest $v: no Image/zImage or initrd.cpio.gz in $dir"
 		payload+=("$dir/$img:$v/$img" "$dir/initrd.cpio.gz:$v/initrd.cpio.gz")
 		# the bare test init and lkvm's 9p-root init, for jobs that build a root
-		for f in init virt-init; do
+		for f in init virt-init test.flat; do
 			[ -f "$dir/$f" ] && payload+=("$dir/$f:$v/$f")
 		done
 	done < "$WORK/guests.txt"
@@ -212,6 +242,20 @@ if [ -n "$want" ]; then
 fi
 if [ -f "$WORK/parsed/data" ]; then
 	while read -r spec; do payload+=("$spec"); done < "$WORK/parsed/data"
+fi
+# @make NAME COMMAND: made here on x86 (qemu-img and friends live here), in
+# $GEN with $TOP = the repo, then packed as $DATA/NAME; host checks see $GEN
+GEN=$WORK/gen
+export GEN TOP=$top
+if [ -f "$WORK/parsed/make" ]; then
+	mkdir -p "$GEN"
+	while IFS=$'\t' read -r mname mcmd; do
+		if ! (cd "$GEN" && bash -c "$mcmd") > "$GEN/$mname.log" 2>&1 || [ ! -e "$GEN/$mname" ]; then
+			cat "$GEN/$mname.log" >&2
+			fail_all "@make $mname failed: $mcmd (log: ${GEN#"$top"/}/$mname.log)"
+		fi
+		payload+=("$GEN/$mname:$mname")
+	done < "$WORK/parsed/make"
 fi
 
 # ------------------------------------------------------------ boot the host(s)
@@ -236,7 +280,7 @@ for gic in 3 2; do
 	initrd=$WORK/host-gicv$gic.cpio
 	modules=
 	[ -f "$WORK/parsed/modules" ] && modules=$(sort -u "$WORK/parsed/modules" | tr '\n' ' ')
-	if ! HOST_MODULES="${HOST_MODULES:-}${HOST_MODULES:+ }$modules" "$here/mk-host-initrd.sh" \
+	if ! LKVM_DYN=$lkvm_dyn HOST_MODULES="${HOST_MODULES:-}${HOST_MODULES:+ }$modules" "$here/mk-host-initrd.sh" \
 			"$initrd" "$lkvm" "$jobs" "${payload[@]}" 2> "$WORK/mk-gicv$gic.log"; then
 		cat "$WORK/mk-gicv$gic.log" >&2
 		host_state[$gic]="packing the host initramfs failed: $(tail -n 1 "$WORK/mk-gicv$gic.log")"

@@ -10,7 +10,8 @@
 #
 # Prints one line per variant on stdout:  <variant> <directory>
 # where the directory holds Image|zImage, config, init (the tagged test init),
-# initrd.cpio.gz (holding it as /init) and virt-init (guest/init, for 9p roots).
+# initrd.cpio.gz (holding it as /init), virt-init (guest/init, for 9p roots)
+# and test.flat (a headerless binary like kvm-unit-tests', flat/).
 #
 # Env: LKVM_CACHE     cache root (default ~/.cache/lkvm)
 #      JOBS           make -j (default: nproc)
@@ -97,6 +98,15 @@ build_init() { # variant outdir
 	make -s -C "$top/guest/init" VARIANT="$v" OUT="$d/virt" >&2
 	mv "$d/virt/init" "$d/virt-init"
 	rmdir "$d/virt"
+	# a headerless flat binary, like kvm-unit-tests' (lkvm run -k test.flat)
+	case $v in
+	arm64-*) "${cc%gcc}gcc" -nostdlib -static -Wl,-Ttext=0 -Wl,--build-id=none \
+			-o "$d/flat.elf" "$here/flat/hello-arm64.S" ;;
+	arm-*) "${cc%gcc}gcc" -nostdlib -static -marm -Wl,-Ttext=0 -Wl,--build-id=none \
+			-o "$d/flat.elf" "$here/flat/hello-arm.S" ;;
+	esac
+	"${cc%gcc}objcopy" -O binary "$d/flat.elf" "$d/test.flat"
+	rm -f "$d/flat.elf"
 }
 
 build_kernel() { # variant outdir
@@ -135,7 +145,7 @@ for v in $variants; do
 		echo "$v"
 		init_flags "$v"
 		cat "$here/init/init.c" "$top/guest/include/gsys.h" "$top/guest/init/init.c" \
-			"$top/guest/init/Makefile"
+			"$top/guest/init/Makefile" "$here"/flat/*.S
 		declare -f build_init
 		${CROSS}gcc --version | head -n1
 	} | sha256sum | cut -c1-12)
@@ -162,7 +172,7 @@ for v in $variants; do
 		rm -rf "$out.tmp"
 		mkdir -p "$out.tmp"
 		cp "$kdir/$IMAGE" "$kdir/config" "$idir/init" "$idir/initrd.cpio.gz" "$idir/virt-init" \
-			"$out.tmp/"
+			"$idir/test.flat" "$out.tmp/"
 		touch "$out.tmp/.done"
 		rm -rf "$out"
 		mv "$out.tmp" "$out"

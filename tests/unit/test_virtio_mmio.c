@@ -190,7 +190,7 @@ static struct virtio_mmio_dev *add_console(struct rig *r, int fd, struct virtio_
 {
 	struct lkvm_err e = { "" };
 
-	if (!CHECK(virtio_console_add(&r->vm, fd, con, &e) == 0))
+	if (!CHECK(virtio_console_add(&r->vm, fd, -1, con, &e) == 0))
 		return NULL;
 	return newest(r);
 }
