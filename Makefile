@@ -3,7 +3,12 @@
 #   make                      ./lkvm for this machine (arm64: the real backend;
 #                             other hosts: builds and runs unit tests, `run` refuses)
 #   make CROSS_COMPILE=aarch64-linux-gnu- STATIC=1
-#                             a static ./lkvm for arm64 hosts
+#                             a static ./lkvm for arm64 hosts (no libslirp:
+#                             -n mode=user says so)
+#   make CROSS_COMPILE=aarch64-linux-gnu- O=build/arm64-dyn
+#                             a dynamic arm64 lkvm, with libslirp if
+#                             libslirp-dev:arm64 is installed
+#   SLIRP=0|1                 without/with libslirp (default: when it is there)
 #   make check [SANITIZE=1]   unit tests (ASan+UBSan with SANITIZE=1)
 #   O=DIR                     objects and the binary go to DIR instead
 #   make install [PREFIX=/usr/local] [DESTDIR=]   (and make uninstall)

@@ -22,6 +22,7 @@
 #include <linux/virtio_config.h>
 #include <linux/virtio_ids.h>
 #include <linux/virtio_net.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -75,6 +76,7 @@ struct virtio_net {
 	bool offloads_set;
 	uint64_t offloads_for; /* the guest features they were set for */
 	struct net_stats stats;
+	void (*mmio_dump)(struct vm_device *base, FILE *f); /* the transport's part */
 };
 
 static size_t net_hdr_size(const struct virtio_dev *vdev)
@@ -530,6 +532,32 @@ static void net_stop(struct vm_device *base)
 	net_thread_stop(n);
 }
 
+/* lkvm debug NAME --dump: the transport's lines, then the NIC's counters and queues */
+static void net_dump(struct vm_device *base, FILE *f)
+{
+	struct virtio_net *n = (struct virtio_net *)base;
+	struct virtio_dev *vdev = &n->dev.vdev;
+	unsigned int q;
+
+	if (n->mmio_dump)
+		n->mmio_dump(base, f);
+	pthread_mutex_lock(&vdev->lock);
+	fprintf(f, "%s: %s backend, link %s; tx %llu frames (%llu dropped), rx %llu frames (%llu dropped); %u frames (%zu bytes) wait for receive buffers\n",
+		vdev->label, n->nb.ops->name, n->nb.link_up ? "up" : "down",
+		(unsigned long long)n->stats.tx_frames, (unsigned long long)n->stats.tx_dropped,
+		(unsigned long long)n->stats.rx_frames, (unsigned long long)n->stats.rx_dropped,
+		n->rxq.count, n->rxq.bytes);
+	for (q = 0; q < 2; q++) {
+		struct virtqueue *vq = &vdev->vqs[q];
+
+		if (vq->ready)
+			fprintf(f, "%s: %s queue: the guest's avail idx %u, ours %u, used idx %u\n",
+				vdev->label, q == NET_RX ? "receive" : "transmit",
+				vq_read16(vq, vq->avail + 2), vq->last_avail, vq->used_idx);
+	}
+	pthread_mutex_unlock(&vdev->lock);
+}
+
 static void net_free(struct virtio_net *n)
 {
 	if (n->nb.ops)
@@ -634,6 +662,8 @@ int virtio_net_add_backend(struct vm *vm, const struct net_backend_ops *ops,
 		return -1;
 	}
 	n->dev.base.stop = net_stop;
+	n->mmio_dump = n->dev.base.dump;
+	n->dev.base.dump = net_dump;
 	if (pthread_create(&n->thread, NULL, net_thread, n))
 		return err_set(e, "%s: cannot start its thread", n->dev.vdev.label);
 	n->thread_started = true;
