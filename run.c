@@ -7,6 +7,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <fcntl.h>
@@ -249,17 +251,28 @@ static int run_build_cmdline(struct run_ctx *ctx, struct lkvm_err *e)
 	return 0;
 }
 
+/* --loglevel debug: where the time goes between `lkvm run` and the guest */
+static void run_mark(struct run_ctx *ctx, const char *what)
+{
+	if (ctx->vm.log.level >= LOG_DEBUG)
+		log_debug(&ctx->vm.log, "boot: %s at +%.1f ms", what, run_uptime(ctx) * 1e3);
+}
+
 static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 {
 	struct vm *vm = &ctx->vm;
 	long pages = sysconf(_SC_PHYS_PAGES), psize = sysconf(_SC_PAGESIZE);
 	unsigned int i;
 
+	run_mark(ctx, "options parsed");
 	if (boot_files_load(&ctx->bf, ctx->cfg.kernel_path, ctx->cfg.initrd_path,
-			    ctx->cfg.ram_size, e) ||
-	    boot_files_check_mode(&ctx->bf, ctx->cfg.aarch32, e) || run_find_root(ctx, e) ||
+			    ctx->cfg.ram_size, e))
+		return -1;
+	run_mark(ctx, "files loaded");
+	if (boot_files_check_mode(&ctx->bf, ctx->cfg.aarch32, e) || run_find_root(ctx, e) ||
 	    run_build_cmdline(ctx, e))
 		return -1;
+	run_mark(ctx, "kernel and initrd read");
 	if (pages > 0 && psize > 0 && ctx->cfg.ram_size > (uint64_t)pages * (uint64_t)psize)
 		return err_set(e, "-m %llu MiB is more than this host's %llu MiB of RAM",
 			       (unsigned long long)(ctx->cfg.ram_size >> 20),
@@ -267,6 +280,7 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 
 	if (vm_create(vm, &ctx->cfg, &arch_host_ops, e))
 		return -1;
+	run_mark(ctx, "VM and RAM created");
 
 	if (ctx->cfg.console_log) {
 		ctx->console_log_fd = open(ctx->cfg.console_log,
@@ -315,12 +329,20 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 		if (virtio_net_add(vm, ctx->cfg.nets[i], i, e))
 			return -1;
 
+	run_mark(ctx, "devices created");
 	for (i = 0; i < ctx->cfg.nr_cpus; i++)
 		if (vcpu_create(vm, i, e))
 			return -1;
+	run_mark(ctx, "vCPUs created");
 	if (vm->arch->vm_finalize(vm, e))
 		return -1;
-	return vm->arch->boot(vm, &ctx->bf, e);
+	/* the vGIC's routing exists only now: irqfds bind here */
+	vm_ready_devices(vm);
+	run_mark(ctx, "irqchip ready");
+	if (vm->arch->boot(vm, &ctx->bf, e))
+		return -1;
+	run_mark(ctx, "kernel placed, device tree built");
+	return 0;
 }
 
 /* The signals the main loop turns into an orderly stop (or a resize). */
@@ -372,6 +394,7 @@ static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
 
 	if (vcpus_start(vm, e))
 		return -1;
+	run_mark(ctx, "vCPU threads started");
 	while (vm_stopped(vm) == VM_RUNNING) {
 		bool pending = term_flush_pending(&ctx->term);
 
@@ -400,6 +423,46 @@ static int run_exit_status(struct vm *vm)
 	}
 }
 
+/*
+ * --loglevel info, at exit: what benchmarks read. Peak RSS less the guest
+ * RAM resident now (guest pages are never given back while it runs, so
+ * that is also their peak): lkvm's own footprint.
+ */
+static void run_log_stats(struct run_ctx *ctx)
+{
+	struct vm *vm = &ctx->vm;
+	uint64_t exits = 0, mmio = 0, resident = 0, first;
+	struct rusage ru;
+	unsigned int i;
+
+	if (vm->log.level < LOG_INFO)
+		return;
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		exits += atomic_load(&vm->vcpus[i]->nr_exits);
+		mmio += atomic_load(&vm->vcpus[i]->nr_mmio_exits);
+	}
+	if (vm->ram) {
+		size_t pages = vm->ram_size / sysconf(_SC_PAGESIZE);
+		unsigned char *vec = malloc(pages);
+
+		if (vec && !mincore(vm->ram, vm->ram_size, vec))
+			for (size_t p = 0; p < pages; p++)
+				resident += vec[p] & 1;
+		free(vec);
+		resident *= sysconf(_SC_PAGESIZE) / 1024;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	first = atomic_load(&vm->first_run_ns);
+	log_info(&vm->log, "stats: exits=%llu mmio_exits=%llu start_to_first_run_us=%lld",
+		 (unsigned long long)exits, (unsigned long long)mmio,
+		 first ? (long long)(first - (ctx->started.tv_sec * 1000000000ULL +
+					     ctx->started.tv_nsec)) / 1000 : -1LL);
+	log_info(&vm->log, "stats: rss_peak_kib=%ld guest_ram_resident_kib=%llu overhead_kib=%lld",
+		 ru.ru_maxrss, (unsigned long long)resident,
+		 (long long)ru.ru_maxrss - (long long)resident);
+	vm_stats_devices(vm);
+}
+
 static void run_teardown(struct run_ctx *ctx)
 {
 	struct vm *vm = &ctx->vm;
@@ -407,6 +470,7 @@ static void run_teardown(struct run_ctx *ctx)
 	/* every thread that can touch guest RAM is joined before it goes */
 	vcpus_stop(vm);
 	vm_stop_devices(vm);
+	run_log_stats(ctx);
 	term_restore(&ctx->term);
 	vm->log.crlf = false;
 	if (ctx->sig_src.fd > 0)

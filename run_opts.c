@@ -26,6 +26,8 @@ enum {
 	OPT_TRANSPORT,
 	OPT_ENDIAN_OFFER,
 	OPT_ENDIAN_FORCE,
+	OPT_NO_IOEVENTFD,
+	OPT_NO_IRQFD,
 	OPT_NAME,
 	OPT_TIMEOUT,
 	OPT_CONSOLE_LOG,
@@ -46,6 +48,8 @@ static const struct option run_options[] = {
 	{ "loglevel", required_argument, NULL, OPT_LOGLEVEL },
 	{ "disk", required_argument, NULL, 'd' },
 	{ "rng", no_argument, NULL, OPT_RNG },
+	{ "no-ioeventfd", no_argument, NULL, OPT_NO_IOEVENTFD },
+	{ "no-irqfd", no_argument, NULL, OPT_NO_IRQFD },
 	{ "9p", required_argument, NULL, OPT_9P },
 	{ "network", required_argument, NULL, 'n' },
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
@@ -104,6 +108,10 @@ void run_usage(FILE *f)
 		"                         _BE (45) to offer (default both)\n"
 		"      --debug-ring-endian le | be\n"
 		"                         debug: force every queue's byte order\n"
+		"      --no-ioeventfd     debug: virtio kicks trap to lkvm (MMIO exits) instead\n"
+		"                         of KVM_IOEVENTFD\n"
+		"      --no-irqfd         debug: virtio interrupts by KVM_IRQ_LINE instead of\n"
+		"                         KVM_IRQFD\n"
 		"      --aarch32          run a 32-bit ARM guest (zImage) on an arm64 host\n"
 		"      --irqchip TYPE     gicv3 (default) or gicv2\n"
 		"      --dump-dtb FILE    write the generated device tree to FILE and exit\n"
@@ -262,6 +270,12 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 			break;
 		case OPT_RNG:
 			cfg->rng = true;
+			break;
+		case OPT_NO_IOEVENTFD:
+			cfg->no_ioeventfd = true;
+			break;
+		case OPT_NO_IRQFD:
+			cfg->no_irqfd = true;
 			break;
 		case 'n': {
 			struct net_opts no;

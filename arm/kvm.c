@@ -268,6 +268,16 @@ static int arm_irq_line(struct vm *vm, uint32_t irq, int level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &il) < 0 ? -1 : 0;
 }
 
+/* The vGIC's default routing maps GSI n to SPI n (INTID 32 + n). */
+static int arm_irqfd(struct vm *vm, uint32_t irq, int fd)
+{
+	struct kvm_irqfd irqfd = { .fd = (uint32_t)fd, .gsi = irq };
+
+	if (!vm_check_extension(vm, KVM_CAP_IRQFD))
+		return -1;
+	return ioctl(vm->vm_fd, KVM_IRQFD, &irqfd) < 0 ? -1 : 0;
+}
+
 static int get_reg(struct vcpu *vcpu, uint64_t id, uint64_t *val)
 {
 	struct kvm_one_reg reg = { .id = id, .addr = (uintptr_t)val };
@@ -343,6 +353,7 @@ const struct arch_ops arch_host_ops = {
 	.vm_finalize = arm_vm_finalize,
 	.boot = arm_boot,
 	.irq_line = arm_irq_line,
+	.irqfd = arm_irqfd,
 	.vcpu_endian = arm_vcpu_endian,
 	.vcpu_dump = arm_vcpu_dump,
 	.vm_exit = arm_vm_exit,

@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "guest_mem.h"
 
@@ -55,9 +57,21 @@ bool guest_mem_read(const struct guest_mem *gm, uint64_t gpa, void *dst, uint64_
 bool guest_mem_write(const struct guest_mem *gm, uint64_t gpa, const void *src, uint64_t len)
 {
 	void *p = guest_mem_ptr(gm, gpa, len);
+	uintptr_t start, end;
 
 	if (!p)
 		return false;
+	/*
+	 * Big copies (the kernel at boot) into untouched RAM: fault the pages
+	 * in with one call, not one page fault each (Linux 5.14+; else plain).
+	 */
+	if (len >= (1u << 20)) {
+		uintptr_t pg = (uintptr_t)sysconf(_SC_PAGESIZE);
+
+		start = (uintptr_t)p & ~(pg - 1);
+		end = ((uintptr_t)p + len + pg - 1) & ~(pg - 1);
+		madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+	}
 	memcpy(p, src, len);
 	return true;
 }

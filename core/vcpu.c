@@ -152,6 +152,12 @@ static void *vcpu_thread(void *arg)
 	while (vm_stopped(vm) == VM_RUNNING) {
 		if (vcpu_park_if_asked(vcpu))
 			continue;
+		if (!vcpu->id && !atomic_load_explicit(&vm->first_run_ns, memory_order_relaxed)) {
+			struct timespec t;
+
+			clock_gettime(CLOCK_MONOTONIC, &t);
+			atomic_store(&vm->first_run_ns, t.tv_sec * 1000000000ULL + t.tv_nsec);
+		}
 		if (ioctl(vcpu->fd, KVM_RUN, 0) < 0) {
 			if (errno == EINTR || errno == EAGAIN)
 				continue;

@@ -39,6 +39,8 @@ struct vm_config {
 	const char *p9[CONFIG_MAX_9P]; /* --9p specs: DIR,TAG[,ro] */
 	unsigned int nr_p9;
 	bool rng;
+	bool no_ioeventfd; /* debug: QueueNotify traps to lkvm */
+	bool no_irqfd;     /* debug: interrupts by KVM_IRQ_LINE */
 	enum virtio_transport transport;
 	enum virtio_endian_offer endian_offer;
 	enum vq_endian endian_force; /* 0: follow the rules */

@@ -97,13 +97,22 @@ struct virtio_dev {
 	uint32_t config_generation;
 	unsigned int errors_logged; /* guest errors logged, capped */
 
-	/* device thread: kicked through an eventfd with a bitmask of queues */
+	/*
+	 * Device thread: woken by kick_fd (a bitmask of queues in kicked: kicks
+	 * that came as MMIO exits, and stop) or by queue_fd[q], an eventfd the
+	 * transport bound to QueueNotify with KVM_IOEVENTFD (-1: none).
+	 */
 	pthread_t thread;
 	bool thread_started;
 	int kick_fd;
+	int queue_fd[VIRTIO_MAX_QUEUES];
 	_Atomic uint32_t kicked;
 	_Atomic bool stopping;
 	void *scratch; /* one struct vq_elem for the device thread */
+
+	/* counters for --loglevel info at exit (relaxed; read after stop) */
+	_Atomic uint64_t nr_kicks_exit;      /* QueueNotify by MMIO exit */
+	_Atomic uint64_t nr_kicks_ioeventfd; /* QueueNotify by ioeventfd */
 };
 
 int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, void *priv,
@@ -126,6 +135,8 @@ bool virtio_dev_activate_queue(struct virtio_dev *vdev, unsigned int q, const st
 			       enum vq_endian vcpu_endian);
 /* Lock-free: wakes the device thread for queue q. */
 void virtio_dev_kick(struct virtio_dev *vdev, unsigned int q);
+/* Chains returned to the guest on all queues, ever. */
+uint64_t virtio_dev_nr_used(const struct virtio_dev *vdev);
 
 /* Device side. */
 void virtio_dev_signal(struct virtio_dev *vdev, struct virtqueue *vq);

@@ -17,6 +17,7 @@ struct virtio_mmio_dev {
 	struct virtio_dev vdev;
 	struct virtio_mmio mmio;
 	uint32_t irq;
+	int irq_fd; /* KVM_IRQFD eventfd, -1: KVM_IRQ_LINE */
 };
 
 /*

@@ -24,11 +24,17 @@ struct virtio_mmio {
 	/* the accessing vCPU's byte order; vcpu_guest_endian() in lkvm */
 	int (*vcpu_endian)(struct vcpu *vcpu);
 
+	/*
+	 * The interrupt is edge-triggered (DT): an edge each time InterruptStatus
+	 * gains a bit, so that it can be an irqfd write. A bit already set needs
+	 * none: the driver acks only what it read, and reads the rings after.
+	 */
 	pthread_mutex_t irq_lock;
 	uint32_t isr;
-	int irq_level;
-	void (*set_irq)(void *opaque, int level);
+	void (*irq_edge)(void *opaque);
 	void *irq_opaque;
+	_Atomic uint64_t nr_exits; /* register accesses that trapped (stats) */
+	_Atomic uint64_t nr_irqs;  /* edges sent */
 
 	uint32_t dev_feat_sel, drv_feat_sel, queue_sel;
 	uint32_t guest_page_size; /* legacy */
@@ -42,7 +48,7 @@ struct virtio_mmio {
 };
 
 void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *vdev, uint64_t base,
-		      const struct guest_mem *mem, void (*set_irq)(void *opaque, int level),
+		      const struct guest_mem *mem, void (*irq_edge)(void *opaque),
 		      void *irq_opaque, int (*vcpu_endian)(struct vcpu *vcpu));
 void virtio_mmio_exit(struct virtio_mmio *m);
 

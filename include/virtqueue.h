@@ -45,6 +45,7 @@ struct virtqueue {
 	uint16_t used_idx;   /* device's copy of used->idx */
 	uint16_t signalled_used; /* used_idx at the last interrupt (0 at start) */
 	const char *why; /* first reason it broke, for the log */
+	uint64_t nr_used; /* chains returned, ever (stats; kept across resets) */
 };
 
 /* One popped chain: device-readable iovs first, then device-writable. */

@@ -25,6 +25,10 @@ struct vm_device {
 	void (*destroy)(struct vm_device *dev);
 	/* lkvm debug --dump: its state, a line each (optional; vCPUs paused) */
 	void (*dump)(struct vm_device *dev, FILE *f);
+	/* the irqchip is initialised: bind irqfds (optional) */
+	void (*ready)(struct vm_device *dev);
+	/* at exit, after stop: its counters, one "stats:" line (optional) */
+	void (*stats)(struct vm_device *dev, const struct logger *log);
 	struct vm_device *next;
 };
 
@@ -43,6 +47,8 @@ enum vm_stop {
 #define VM_MAX_VCPUS 512
 /* irq lines the irqchip is sized for (arm: SPIs 0..VM_MAX_IRQ_LINES-1) */
 #define VM_MAX_IRQ_LINES 96
+/* guest RAM's host mapping: a transparent huge page boundary */
+#define VM_RAM_ALIGN (2UL << 20)
 
 struct vm {
 	struct logger log;
@@ -74,6 +80,9 @@ struct vm {
 	_Atomic bool pause_req; /* read without the lock on the vCPU fast path */
 	unsigned int nr_parked;
 
+	/* CLOCK_MONOTONIC ns of vCPU 0's first KVM_RUN (0: not yet) */
+	_Atomic uint64_t first_run_ns;
+
 	_Atomic int stop;    /* enum vm_stop; first writer wins */
 	_Atomic int stop_signal;
 	int stop_efd;        /* eventfd: wakes the main loop on stop */
@@ -93,9 +102,21 @@ void vm_add_device(struct vm *vm, struct vm_device *dev);
 void vm_stop_devices(struct vm *vm);
 void vm_destroy_devices(struct vm *vm);
 void vm_dump_devices(struct vm *vm, FILE *f);
+void vm_ready_devices(struct vm *vm);
+void vm_stats_devices(struct vm *vm);
+/*
+ * KVM_IOEVENTFD: a len-byte write of datamatch (in bus order, as the value
+ * KVM compares: the bytes of the access read as a host integer) to addr
+ * signals fd instead of exiting. -1 (errno) if KVM cannot.
+ */
+int vm_ioeventfd_add(struct vm *vm, uint64_t addr, unsigned int len, uint64_t datamatch, int fd);
 
 /* Irq lines: a number per device; the arch maps it to an interrupt. */
 int irq_alloc(struct vm *vm, uint32_t *irq, struct lkvm_err *e);
 void irq_set_level(struct vm *vm, uint32_t irq, int level);
+/* One edge on the line. */
+void irq_pulse(struct vm *vm, uint32_t irq);
+/* KVM_IRQFD: a write to fd is an edge on the line, with no exit. -1 if not. */
+int irq_bind_eventfd(struct vm *vm, uint32_t irq, int fd);
 
 #endif

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -55,20 +56,56 @@ static uint64_t virtio_host_features(const struct virtio_dev *vdev)
 	return f;
 }
 
+/*
+ * Waits for kicks: kick_fd (MMIO exits, stop) and the ioeventfds. Returns
+ * the queues kicked, each handled once per wake-up however many kicks
+ * came: the handlers drain every available buffer.
+ */
+static uint32_t virtio_dev_wait(struct virtio_dev *vdev)
+{
+	struct pollfd pfd[1 + VIRTIO_MAX_QUEUES];
+	unsigned int n = 0, i, qof[1 + VIRTIO_MAX_QUEUES];
+	uint32_t mask = 0;
+	uint64_t v;
+
+	pfd[n++] = (struct pollfd){ .fd = vdev->kick_fd, .events = POLLIN };
+	for (i = 0; i < vdev->ops->nr_queues; i++) {
+		if (vdev->queue_fd[i] < 0)
+			continue;
+		qof[n] = i;
+		pfd[n++] = (struct pollfd){ .fd = vdev->queue_fd[i], .events = POLLIN };
+	}
+	if (n == 1) {
+		/* no ioeventfd: block in read, one syscall per wake-up */
+		if (read(vdev->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN && errno != EINTR)
+			atomic_store(&vdev->stopping, true);
+		return atomic_exchange(&vdev->kicked, 0);
+	}
+	if (poll(pfd, n, -1) < 0)
+		return 0;
+	if ((pfd[0].revents & POLLIN) && read(vdev->kick_fd, &v, sizeof(v)) == sizeof(v))
+		mask |= atomic_exchange(&vdev->kicked, 0);
+	for (i = 1; i < n; i++) {
+		if (!(pfd[i].revents & POLLIN) || read(pfd[i].fd, &v, sizeof(v)) != sizeof(v))
+			continue;
+		mask |= 1u << qof[i];
+		atomic_fetch_add_explicit(&vdev->nr_kicks_ioeventfd, v, memory_order_relaxed);
+	}
+	return mask;
+}
+
 static void *virtio_dev_thread(void *arg)
 {
 	struct virtio_dev *vdev = arg;
-	uint64_t v;
 
 	while (!atomic_load(&vdev->stopping)) {
-		uint32_t mask;
+		uint32_t mask = virtio_dev_wait(vdev);
 		unsigned int q;
 
-		if (read(vdev->kick_fd, &v, sizeof(v)) < 0 && errno != EAGAIN && errno != EINTR)
-			break;
-		mask = atomic_exchange(&vdev->kicked, 0);
 		if (atomic_load(&vdev->stopping))
 			break;
+		if (!mask)
+			continue;
 		pthread_mutex_lock(&vdev->lock);
 		for (q = 0; q < vdev->ops->nr_queues; q++)
 			if ((mask & (1u << q)) && virtio_dev_live(vdev) && vdev->vqs[q].ready)
@@ -93,6 +130,8 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, v
 	pthread_mutex_init(&vdev->lock, NULL);
 	vdev->host_features = virtio_host_features(vdev);
 	vdev->kick_fd = eventfd(0, EFD_CLOEXEC);
+	for (unsigned int q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		vdev->queue_fd[q] = -1;
 	vdev->scratch = malloc(sizeof(struct vq_elem));
 	if (vdev->kick_fd < 0 || !vdev->scratch)
 		return -1;
@@ -142,6 +181,16 @@ void virtio_dev_kick(struct virtio_dev *vdev, unsigned int q)
 	if (write(vdev->kick_fd, &one, sizeof(one)) < 0) {
 		/* saturated counter: a wake-up is pending */
 	}
+}
+
+uint64_t virtio_dev_nr_used(const struct virtio_dev *vdev)
+{
+	uint64_t n = 0;
+	unsigned int q;
+
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++)
+		n += vdev->vqs[q].nr_used;
+	return n;
 }
 
 bool virtio_dev_live(const struct virtio_dev *vdev)

@@ -32,25 +32,20 @@ static enum vq_endian mmio_vcpu_endian_lazy(struct virtio_mmio *m, struct vcpu *
 	return mmio_vcpu_endian(m, vcpu);
 }
 
-static void mmio_update_irq(struct virtio_mmio *m)
-{
-	int level = m->isr != 0;
-
-	if (level != m->irq_level) {
-		m->irq_level = level;
-		if (m->set_irq)
-			m->set_irq(m->irq_opaque, level);
-	}
-}
-
 static void mmio_interrupt(struct virtio_dev *vdev, uint32_t bits)
 {
 	struct virtio_mmio *m = vdev->trans_priv;
+	bool edge;
 
 	pthread_mutex_lock(&m->irq_lock);
+	edge = bits & ~m->isr;
 	m->isr |= bits;
-	mmio_update_irq(m);
 	pthread_mutex_unlock(&m->irq_lock);
+	/* after the unlock: an ack that clears the bit first gets a fresh edge */
+	if (edge && m->irq_edge) {
+		atomic_fetch_add_explicit(&m->nr_irqs, 1, memory_order_relaxed);
+		m->irq_edge(m->irq_opaque);
+	}
 }
 
 static const struct virtio_trans_ops mmio_trans_ops = {
@@ -102,6 +97,7 @@ static void mmio_read(struct mmio_dev *dev, struct vcpu *vcpu, uint64_t off, uin
 	struct virtio_dev *vdev = m->vdev;
 	uint32_t v = 0;
 
+	atomic_fetch_add_explicit(&m->nr_exits, 1, memory_order_relaxed);
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		pthread_mutex_lock(&vdev->lock);
 		mmio_config_access(m, vcpu, off - VIRTIO_MMIO_CONFIG, data, len, false);
@@ -233,7 +229,6 @@ static void mmio_reset(struct virtio_mmio *m, struct vcpu *vcpu)
 	m->dev_feat_sel = m->drv_feat_sel = m->queue_sel = 0;
 	pthread_mutex_lock(&m->irq_lock);
 	m->isr = 0;
-	mmio_update_irq(m);
 	pthread_mutex_unlock(&m->irq_lock);
 }
 
@@ -244,6 +239,7 @@ static void mmio_write(struct mmio_dev *dev, struct vcpu *vcpu, uint64_t off, co
 	struct virtio_dev *vdev = m->vdev;
 	uint32_t v;
 
+	atomic_fetch_add_explicit(&m->nr_exits, 1, memory_order_relaxed);
 	if (off >= VIRTIO_MMIO_CONFIG) {
 		pthread_mutex_lock(&vdev->lock);
 		mmio_config_access(m, vcpu, off - VIRTIO_MMIO_CONFIG, (uint8_t *)data, len, true);
@@ -255,13 +251,13 @@ static void mmio_write(struct mmio_dev *dev, struct vcpu *vcpu, uint64_t off, co
 	v = (uint32_t)mmio_get_le(data, 4);
 	/* the two hot registers take no device lock */
 	if (off == VIRTIO_MMIO_QUEUE_NOTIFY) {
+		atomic_fetch_add_explicit(&vdev->nr_kicks_exit, 1, memory_order_relaxed);
 		virtio_dev_kick(vdev, v);
 		return;
 	}
 	if (off == VIRTIO_MMIO_INTERRUPT_ACK) {
 		pthread_mutex_lock(&m->irq_lock);
 		m->isr &= ~v;
-		mmio_update_irq(m);
 		pthread_mutex_unlock(&m->irq_lock);
 		return;
 	}
@@ -339,13 +335,13 @@ static const struct mmio_ops virtio_mmio_ops = {
 };
 
 void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *vdev, uint64_t base,
-		      const struct guest_mem *mem, void (*set_irq)(void *opaque, int level),
+		      const struct guest_mem *mem, void (*irq_edge)(void *opaque),
 		      void *irq_opaque, int (*vcpu_endian)(struct vcpu *vcpu))
 {
 	memset(m, 0, sizeof(*m));
 	m->vdev = vdev;
 	m->mem = mem;
-	m->set_irq = set_irq;
+	m->irq_edge = irq_edge;
 	m->irq_opaque = irq_opaque;
 	m->vcpu_endian = vcpu_endian;
 	pthread_mutex_init(&m->irq_lock, NULL);
@@ -360,6 +356,7 @@ void virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *vdev, uint64_t b
 			.name = "virtio",
 			.compatible = "virtio,mmio",
 			.has_irq = true,
+			.irq_edge = true,
 			.dma_coherent = true,
 		},
 	};

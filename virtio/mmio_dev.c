@@ -1,16 +1,86 @@
 // SPDX-License-Identifier: GPL-2.0
 /* Glue between a virtio device model, the virtio-mmio transport and the VM. */
+#include <endian.h>
+#include <linux/virtio_mmio.h>
+#include <errno.h>
 #include <stdio.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "arch.h"
 #include "vcpu.h"
 #include "virtio_devs.h"
 
-static void virtio_mmio_dev_irq(void *opaque, int level)
+static void virtio_mmio_dev_irq(void *opaque)
 {
 	struct virtio_mmio_dev *dev = opaque;
+	uint64_t one = 1;
 
-	irq_set_level(dev->vm, dev->irq, level);
+	/* irqfd: the edge without a syscall into the vGIC's ioctl path */
+	if (dev->irq_fd >= 0 && write(dev->irq_fd, &one, sizeof(one)) == sizeof(one))
+		return;
+	irq_pulse(dev->vm, dev->irq);
+}
+
+/*
+ * QueueNotify by KVM_IOEVENTFD, one eventfd per queue: the vCPU does not
+ * leave the kernel for a kick. The value is matched as KVM reads the bytes
+ * of the access on this host: the register is LE (4.2.2), so cpu_to_le32.
+ * Status and the rest still trap: Status=0 samples the vCPU's byte order.
+ */
+static void virtio_mmio_dev_ioeventfds(struct virtio_mmio_dev *dev)
+{
+	struct virtio_dev *vdev = &dev->vdev;
+	unsigned int q;
+
+	if (dev->vm->cfg->no_ioeventfd)
+		return;
+	for (q = 0; q < vdev->ops->nr_queues; q++) {
+		int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+
+		if (fd < 0)
+			break;
+		if (vm_ioeventfd_add(dev->vm, dev->mmio.mdev.base + VIRTIO_MMIO_QUEUE_NOTIFY, 4,
+				     htole32(q), fd)) {
+			log_debug(&dev->vm->log, "%s: no ioeventfd (%s); kicks trap", vdev->label,
+				  strerror(errno));
+			close(fd);
+			break;
+		}
+		vdev->queue_fd[q] = fd;
+	}
+}
+
+static void virtio_mmio_dev_ready(struct vm_device *base)
+{
+	struct virtio_mmio_dev *dev = (struct virtio_mmio_dev *)base;
+	int fd;
+
+	if (dev->vm->cfg->no_irqfd)
+		return;
+	fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (fd < 0)
+		return;
+	if (irq_bind_eventfd(dev->vm, dev->irq, fd)) {
+		log_debug(&dev->vm->log, "%s: no irqfd; interrupts by KVM_IRQ_LINE", dev->vdev.label);
+		close(fd);
+		return;
+	}
+	dev->irq_fd = fd;
+}
+
+static void virtio_mmio_dev_stats(struct vm_device *base, const struct logger *log)
+{
+	struct virtio_mmio_dev *dev = (struct virtio_mmio_dev *)base;
+	struct virtio_dev *vdev = &dev->vdev;
+
+	log_info(log, "stats: %s: buffers=%llu mmio_exits=%llu kick_exits=%llu ioeventfd_kicks=%llu irqs=%llu irqfd=%d",
+		 vdev->label, (unsigned long long)virtio_dev_nr_used(vdev),
+		 (unsigned long long)atomic_load(&dev->mmio.nr_exits),
+		 (unsigned long long)atomic_load(&vdev->nr_kicks_exit),
+		 (unsigned long long)atomic_load(&vdev->nr_kicks_ioeventfd),
+		 (unsigned long long)atomic_load(&dev->mmio.nr_irqs), dev->irq_fd >= 0);
 }
 
 static int virtio_mmio_vcpu_endian(struct vcpu *vcpu)
@@ -73,7 +143,10 @@ int virtio_mmio_dev_add(struct vm *vm, struct virtio_mmio_dev *dev,
 			 virtio_mmio_vcpu_endian);
 	dev->base.stop = virtio_mmio_dev_stop;
 	dev->base.dump = virtio_mmio_dev_dump;
+	dev->base.ready = virtio_mmio_dev_ready;
+	dev->base.stats = virtio_mmio_dev_stats;
 	dev->base.destroy = destroy;
+	dev->irq_fd = -1;
 	/* from here on run.c owns teardown, whatever fails next */
 	vm_add_device(vm, &dev->base);
 	if (irq_alloc(vm, &dev->irq, e))
@@ -82,6 +155,7 @@ int virtio_mmio_dev_add(struct vm *vm, struct virtio_mmio_dev *dev,
 	if (mmio_bus_register(&vm->bus, &dev->mmio.mdev, e))
 		return -1;
 	vm->nr_virtio++;
+	virtio_mmio_dev_ioeventfds(dev);
 	if (virtio_dev_start(&dev->vdev))
 		return err_set(e, "%s: cannot start its thread", label);
 	return 0;
@@ -90,8 +164,19 @@ int virtio_mmio_dev_add(struct vm *vm, struct virtio_mmio_dev *dev,
 /* Base teardown for device models: the caller frees its own container. */
 void virtio_mmio_dev_release(struct virtio_mmio_dev *dev)
 {
+	unsigned int q;
+
 	virtio_dev_exit(&dev->vdev);
 	virtio_mmio_exit(&dev->mmio);
+	/* KVM keeps its own reference to ioeventfds and irqfds until the VM goes */
+	for (q = 0; q < VIRTIO_MAX_QUEUES; q++) {
+		if (dev->vdev.queue_fd[q] >= 0)
+			close(dev->vdev.queue_fd[q]);
+		dev->vdev.queue_fd[q] = -1;
+	}
+	if (dev->irq_fd >= 0)
+		close(dev->irq_fd);
+	dev->irq_fd = -1;
 }
 
 void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,

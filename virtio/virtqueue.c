@@ -87,7 +87,10 @@ bool vq_activate(struct virtqueue *vq, const struct guest_mem *mem, enum vq_endi
 
 void vq_reset(struct virtqueue *vq)
 {
+	uint64_t nr_used = vq->nr_used;
+
 	memset(vq, 0, sizeof(*vq));
+	vq->nr_used = nr_used;
 }
 
 bool vq_has_avail(struct virtqueue *vq)
@@ -250,6 +253,7 @@ void vq_push(struct virtqueue *vq, uint16_t head, uint32_t len)
 	__atomic_thread_fence(__ATOMIC_RELEASE);
 	vq->used_idx++;
 	vq_store16(vq, vq->used + 2, vq->used_idx);
+	vq->nr_used++;
 }
 
 bool vq_should_signal(struct virtqueue *vq)

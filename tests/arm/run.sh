@@ -27,12 +27,21 @@
 #      HOST_TIMEOUT       limit for one host boot (default: the sum of its job
 #                         limits + 120 s)
 #      LKVM_CACHE, ARMHOST_CACHE, JOB_TIMEOUT (default job limit, 120 s)
+#      ARM_TIER_ENV="NAME..."  these variables of this environment are set at
+#                         the top of every job script (tests/bench: BENCH_ROUNDS)
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 OUT=$(realpath -m "${ARM_TIER_OUT:-$top/build/arm-tier}")
 WORK=$OUT/_work
+# one run per output folder at a time (parallel runs: different ARM_TIER_OUT)
+mkdir -p "$(dirname "$OUT")"
+exec 8> "$OUT.lock"
+if ! flock -n 8; then
+	echo "arm: another run uses ${OUT#"$top"/}; waiting for it (or set ARM_TIER_OUT)" >&2
+	flock 8
+fi
 CACHE=${LKVM_CACHE:-$HOME/.cache/lkvm}
 export LKVM_CACHE=$CACHE
 JOB_TIMEOUT=${JOB_TIMEOUT:-120}
@@ -143,6 +152,15 @@ if ! awk -v dir="$WORK/parsed" -v deftmo="$JOB_TIMEOUT" '
 	echo "0 passed, 1 failed"
 	exit 1
 fi
+
+# ARM_TIER_ENV: plain names and values only (they are pasted into sh scripts)
+for v in ${ARM_TIER_ENV:-}; do
+	if [[ ! $v =~ ^[A-Za-z_][A-Za-z0-9_]*$ ]] || [[ ${!v-} =~ [^A-Za-z0-9\ ._,:/=+-] ]]; then
+		echo "FAIL job-files: ARM_TIER_ENV: $v is no variable name or its value has characters other than [A-Za-z0-9 ._,:/=+-]"
+		echo "0 passed, 1 failed"
+		exit 1
+	fi
+done
 
 # the job table, in job-file order
 ids=() names=() tmos=() gics=()
@@ -275,6 +293,9 @@ for gic in 3 2; do
 	: > "$jobs"
 	for i in "${group[@]}"; do
 		echo "@job ${names[$i]} ${tmos[$i]}" >> "$jobs"
+		for v in ${ARM_TIER_ENV:-}; do
+			[ -n "${!v+set}" ] && printf "%s='%s'\n" "$v" "${!v}" >> "$jobs"
+		done
 		cat "$WORK/parsed/${ids[$i]}.sh" >> "$jobs"
 	done
 	initrd=$WORK/host-gicv$gic.cpio

@@ -18,6 +18,8 @@
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include "test.h"
 #include "vcpu.h"
@@ -110,6 +112,7 @@ static void rng_scenario(const struct rng_case *c)
 	vrig_wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
 	CHECK(VRIG_WAIT_UNTIL(vrig_rd(d, VIRTIO_MMIO_STATUS) & VIRTIO_CONFIG_S_NEEDS_RESET));
 	CHECK(vrig_rd(d, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_CONFIG);
+	CHECK_EQ_U64(vrig_irq(d, true), 1); /* one edge for the config change */
 	CHECK(VRIG_WAIT_UNTIL(vrig_log_lines(&r) == 1));
 	CHECK_CONTAINS(r.log, "virtio-rng@");
 	CHECK_EQ_U64(fr_used_idx(&dv.q[0]), 2);
@@ -154,4 +157,65 @@ TEST(virtio_rng, modern)
 	/* version 2 is LE whatever the vCPU */
 	rng_scenario(&(struct rng_case){ VIRTIO_MMIO_MODERN, F_VERSION_1 | F_RING, GUEST_BE, VQ_LE,
 					 VIRTIO_RULE_VERSION_1 });
+}
+
+/*
+ * The fast paths, without KVM: a queue eventfd (what KVM_IOEVENTFD signals)
+ * wakes the device thread like a trapped QueueNotify, and is counted; the
+ * interrupt is an edge only when InterruptStatus gains a bit.
+ */
+TEST(virtio_rng, queue_eventfd_and_edges)
+{
+	struct vdrv dv = { .e = VQ_LE, .ack = F_VERSION_1 | F_RING, .nq = 1, .num = 8,
+			   .vcpu_reset = GUEST_LE };
+	struct virtio_mmio_dev *d;
+	struct lkvm_err e = { "" };
+	uint64_t one = 1, a;
+	struct vrig r;
+	int efd;
+
+	REQUIRE(vrig_init(&r, VIRTIO_MMIO_MODERN, VIRTIO_OFFER_BOTH));
+	efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (!CHECK(efd >= 0) || !CHECK(virtio_rng_add(&r.vm, &e) == 0) ||
+	    !CHECK(vdrv_start(&dv, (d = vrig_newest(&r)), &r.ram))) {
+		vrig_exit(&r);
+		return;
+	}
+	CHECK(d->mmio.mdev.dt.irq_edge); /* edges in the DT: irqfd has no level */
+	/* the rig has no KVM: no ioeventfd was bound, kicks trap */
+	CHECK_EQ_U64(d->vdev.queue_fd[0], -1);
+	d->vdev.queue_fd[0] = efd;
+	/* an empty trapped kick makes the thread wait on the eventfd too */
+	vrig_wr(d, VIRTIO_MMIO_QUEUE_NOTIFY, 0);
+
+	/* 1. a buffer, kicked through the eventfd: used, one edge, counted */
+	a = wbuf(&r, 32);
+	fr_desc(&dv.q[0], 0, a, 32, VRING_DESC_F_WRITE, 0);
+	fr_set_used_event(&dv.q[0], 0); /* 2.7.10: interrupt me for it */
+	fr_avail_add(&dv.q[0], 0);
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	CHECK(VRIG_WAIT_UNTIL(fr_used_idx(&dv.q[0]) == 1));
+	CHECK_EQ_U64(vrig_irq(d, true), 1);
+	CHECK_EQ_U64(atomic_load(&d->vdev.nr_kicks_ioeventfd), 1);
+	CHECK_EQ_U64(atomic_load(&d->vdev.nr_kicks_exit), 1);
+
+	/* 2. another before the driver acked: the bit is set already, no edge */
+	fr_desc(&dv.q[0], 1, a, 32, VRING_DESC_F_WRITE, 0);
+	fr_set_used_event(&dv.q[0], 1); /* 2.7.10: interrupt me for it */
+	fr_avail_add(&dv.q[0], 1);
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	CHECK(VRIG_WAIT_UNTIL(fr_used_idx(&dv.q[0]) == 2));
+	vrig_sleep_ms(20);
+	CHECK_EQ_U64(vrig_irq(d, false), 0);
+
+	/* 3. acked: the next one is an edge again */
+	vrig_wr(d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	fr_desc(&dv.q[0], 2, a, 32, VRING_DESC_F_WRITE, 0);
+	fr_set_used_event(&dv.q[0], 2); /* 2.7.10: interrupt me for it */
+	fr_avail_add(&dv.q[0], 2);
+	CHECK(write(efd, &one, sizeof(one)) == sizeof(one));
+	CHECK(VRIG_WAIT_UNTIL(fr_used_idx(&dv.q[0]) == 3));
+	CHECK_EQ_U64(vrig_irq(d, true), 1);
+	CHECK_EQ_U64(virtio_dev_nr_used(&d->vdev), 3);
+	vrig_exit(&r);
 }

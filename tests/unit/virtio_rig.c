@@ -16,13 +16,14 @@
 #define VRIG_MMIO_BASE 0x0a000000ULL
 
 static _Atomic int vrig_irq_level[VM_MAX_IRQ_LINES];
+static _Atomic int vrig_irq_edges[VM_MAX_IRQ_LINES]; /* rising, not yet taken */
 static int vrig_order = GUEST_LE;
 static struct vcpu vrig_vcpu;
 
 static int vrig_irq_line(struct vm *vm, uint32_t irq, int level)
 {
-	if (irq < VM_MAX_IRQ_LINES)
-		vrig_irq_level[irq] = level;
+	if (irq < VM_MAX_IRQ_LINES && atomic_exchange(&vrig_irq_level[irq], level) != level && level)
+		vrig_irq_edges[irq]++;
 	return 0;
 }
 
@@ -36,9 +37,13 @@ void vrig_vcpu_order(int guest_endian)
 	vrig_order = guest_endian;
 }
 
-int vrig_irq(const struct virtio_mmio_dev *d)
+int vrig_irq(const struct virtio_mmio_dev *d, bool want)
 {
-	return d->irq < VM_MAX_IRQ_LINES ? vrig_irq_level[d->irq] : -1;
+	if (d->irq >= VM_MAX_IRQ_LINES)
+		return -1;
+	for (unsigned int i = 0; want && !vrig_irq_edges[d->irq] && i < 2000; i++)
+		vrig_sleep_ms(1);
+	return atomic_exchange(&vrig_irq_edges[d->irq], 0);
 }
 
 void vrig_sleep_ms(unsigned int ms)
@@ -69,7 +74,7 @@ bool vrig_init(struct vrig *r, enum virtio_transport t, enum virtio_endian_offer
 	vrig_vcpu.vm = &r->vm;
 	vrig_order = GUEST_LE;
 	for (i = 0; i < VM_MAX_IRQ_LINES; i++)
-		vrig_irq_level[i] = 0;
+		vrig_irq_level[i] = vrig_irq_edges[i] = 0;
 	if (!CHECK(pipe2(r->log_pipe, O_NONBLOCK | O_CLOEXEC) == 0))
 		return false;
 	r->vm.log = (struct logger){ .level = LOG_ERROR, .fd = r->log_pipe[1] };
@@ -236,12 +241,12 @@ int64_t vdrv_submit(struct vdrv *dv, unsigned int q, uint16_t head)
 	if (!CHECK(VRIG_WAIT_UNTIL(fr_used_idx(fr) == want &&
 				   (vrig_rd(d, VIRTIO_MMIO_INTERRUPT_STATUS) & VIRTIO_MMIO_INT_VRING))))
 		return -1;
-	CHECK_EQ_U64(vrig_irq(d), 1);
+	CHECK_EQ_U64(vrig_irq(d, true), 1);
 	fr_used_elem(fr, fr->last_used, &id, &len);
 	fr->last_used++;
 	CHECK_EQ_U64(id, head);
 	/* 4.2.2: InterruptACK clears the bit and lowers the line */
 	vrig_wr(d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
-	CHECK_EQ_U64(vrig_irq(d), 0);
+	CHECK_EQ_U64(vrig_irq(d, false), 0);
 	return id == head ? (int64_t)len : -1;
 }

@@ -8,7 +8,7 @@
  * is the template):
  *
  * - vrig: a hand-built VM with fake guest RAM (fake_driver.h), an arch that
- *   records irq line levels, and a fake vCPU whose byte order the test sets
+ *   counts rising edges on irq lines, and a fake vCPU whose byte order the test sets
  *   (vrig_vcpu_order), so "the vCPU that reset the device" can be BE or LE;
  * - vrig_rd/vrig_wr: 32-bit register accesses through the MMIO bus, as a vCPU
  *   makes them (LE on the bus, 4.2.2);
@@ -43,7 +43,8 @@ struct virtio_mmio_dev *vrig_newest(struct vrig *r);
 /* GUEST_LE or GUEST_BE: the byte order the fake vCPU runs in from now on. */
 void vrig_vcpu_order(int guest_endian);
 /* Level of the device's interrupt line. */
-int vrig_irq(const struct virtio_mmio_dev *d);
+/* Rising edges on d's line since the last call (want: wait up to 2 s for one). */
+int vrig_irq(const struct virtio_mmio_dev *d, bool want);
 /* Lines the VM has logged so far (the text is in r->log). */
 unsigned int vrig_log_lines(struct vrig *r);
 void vrig_sleep_ms(unsigned int ms);
