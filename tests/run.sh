@@ -2,7 +2,8 @@
 # tests/run.sh — sets up and runs all tests:
 #   1. tests/setup.sh      packages + the emulated arm64 host (idempotent)
 #   2. make check          unit tests (no KVM)
-#   3. tests/arm/run.sh    the emulated-arm64 tier (lkvm boots guests under KVM)
+#   3. tests/san/run.sh    unit tests and lkvm's exit paths under ASan+UBSan+LSan
+#   4. tests/arm/run.sh    the emulated-arm64 tier (lkvm boots guests under KVM)
 # Each tier ends with a line "N passed, N failed"; this script prints each
 # tier's summary and then one overall line "N passed, N failed" (the sum).
 # Exit status 0 only if setup worked and every tier passed.
@@ -51,6 +52,7 @@ tier() {
 }
 
 tier unit make check
+tier san tests/san/run.sh
 tier arm tests/arm/run.sh
 
 echo "=== summary"
