@@ -57,6 +57,12 @@ struct virtio_dev_ops {
 	unsigned int nr_queues;
 	uint16_t queue_max;
 	uint32_t config_size;
+	/*
+	 * The device has a thread of its own that polls vdev->queue_fd[] (and
+	 * drains them with virtio_dev_queue_fd_read): the shared device thread
+	 * leaves them alone, so a kick wakes that thread directly.
+	 */
+	bool polls_queue_fds;
 	/* device feature bits (the transport adds ring and version bits) */
 	uint64_t features;
 	/* config space as the guest sees it, in byte order endian */
@@ -135,6 +141,8 @@ bool virtio_dev_activate_queue(struct virtio_dev *vdev, unsigned int q, const st
 			       enum vq_endian vcpu_endian);
 /* Lock-free: wakes the device thread for queue q. */
 void virtio_dev_kick(struct virtio_dev *vdev, unsigned int q);
+/* Drains queue q's ioeventfd after poll() said POLLIN; true if it was kicked. */
+bool virtio_dev_queue_fd_read(struct virtio_dev *vdev, unsigned int q);
 /* Chains returned to the guest on all queues, ever. */
 uint64_t virtio_dev_nr_used(const struct virtio_dev *vdev);
 

@@ -70,7 +70,7 @@ static uint32_t virtio_dev_wait(struct virtio_dev *vdev)
 
 	pfd[n++] = (struct pollfd){ .fd = vdev->kick_fd, .events = POLLIN };
 	for (i = 0; i < vdev->ops->nr_queues; i++) {
-		if (vdev->queue_fd[i] < 0)
+		if (vdev->queue_fd[i] < 0 || vdev->ops->polls_queue_fds)
 			continue;
 		qof[n] = i;
 		pfd[n++] = (struct pollfd){ .fd = vdev->queue_fd[i], .events = POLLIN };
@@ -85,13 +85,21 @@ static uint32_t virtio_dev_wait(struct virtio_dev *vdev)
 		return 0;
 	if ((pfd[0].revents & POLLIN) && read(vdev->kick_fd, &v, sizeof(v)) == sizeof(v))
 		mask |= atomic_exchange(&vdev->kicked, 0);
-	for (i = 1; i < n; i++) {
-		if (!(pfd[i].revents & POLLIN) || read(pfd[i].fd, &v, sizeof(v)) != sizeof(v))
-			continue;
-		mask |= 1u << qof[i];
-		atomic_fetch_add_explicit(&vdev->nr_kicks_ioeventfd, v, memory_order_relaxed);
-	}
+	for (i = 1; i < n; i++)
+		if ((pfd[i].revents & POLLIN) && virtio_dev_queue_fd_read(vdev, qof[i]))
+			mask |= 1u << qof[i];
 	return mask;
+}
+
+bool virtio_dev_queue_fd_read(struct virtio_dev *vdev, unsigned int q)
+{
+	uint64_t v;
+
+	if (q >= VIRTIO_MAX_QUEUES || vdev->queue_fd[q] < 0 ||
+	    read(vdev->queue_fd[q], &v, sizeof(v)) != sizeof(v))
+		return false;
+	atomic_fetch_add_explicit(&vdev->nr_kicks_ioeventfd, v, memory_order_relaxed);
+	return true;
 }
 
 static void *virtio_dev_thread(void *arg)

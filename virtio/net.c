@@ -461,8 +461,9 @@ static void *net_thread(void *arg)
 	uint64_t v;
 
 	while (!atomic_load(&n->stopping)) {
-		int timeout = -1, r;
+		int timeout = -1, r, qidx[2] = { -1, -1 };
 		bool more, want_rx;
+		unsigned int q;
 
 		pthread_mutex_lock(&vdev->lock);
 		more = net_work(n);
@@ -472,6 +473,10 @@ static void *net_thread(void *arg)
 		n->ps.n = 0;
 		if (net_pollset_add(&n->ps, n->wake_fd, POLLIN) < 0)
 			break;
+		/* ioeventfd kicks wake this thread itself: one hop, not two */
+		for (q = 0; q < 2; q++)
+			if (vdev->queue_fd[q] >= 0)
+				qidx[q] = net_pollset_add(&n->ps, vdev->queue_fd[q], POLLIN);
 		if (n->nb.ops->poll_fill)
 			n->nb.ops->poll_fill(&n->nb, &n->ps, want_rx, &timeout);
 		if (more)
@@ -488,6 +493,9 @@ static void *net_thread(void *arg)
 				/* EAGAIN: drained already */
 			}
 		}
+		for (q = 0; q < 2; q++)
+			if (qidx[q] > 0 && (n->ps.fds[qidx[q]].revents & POLLIN))
+				virtio_dev_queue_fd_read(vdev, q);
 		if (atomic_load(&n->stopping))
 			break;
 		pthread_mutex_lock(&vdev->lock);
@@ -653,6 +661,7 @@ int virtio_net_add_backend(struct vm *vm, const struct net_backend_ops *ops,
 		.config_encode = net_config_encode,
 		.config_write = net_config_write,
 		.notify = net_notify,
+		.polls_queue_fds = true,
 		.reset = net_reset,
 	};
 	r = virtio_mmio_dev_add(vm, &n->dev, &n->ops, n, net_destroy, e);
