@@ -36,7 +36,10 @@ struct arm_vm {
 	int gic_fd;
 	struct kvm_vcpu_init target;
 	bool have_target;
+	_Atomic unsigned int nisv_logged; /* undecodable accesses logged (capped) */
 };
+
+#define ARM_NISV_LOGGED_MAX 10
 
 static struct arm_vm *arm_vm(struct vm *vm)
 {
@@ -90,6 +93,21 @@ static int arm_vm_init(struct vm *vm, struct lkvm_err *e)
 		return err_set(e, "this host's KVM has no PSCI 0.2 (KVM_CAP_ARM_PSCI_0_2)");
 	if (cfg->aarch32 && !vm_check_extension(vm, KVM_CAP_ARM_EL1_32BIT))
 		return err_set(e, "--aarch32: this host's CPUs cannot run 32-bit guests (KVM_CAP_ARM_EL1_32BIT is absent)");
+
+	/*
+	 * A guest access to MMIO that KVM cannot decode (no valid syndrome:
+	 * load/store pair, writeback) would otherwise fail KVM_RUN with ENOSYS
+	 * and stop lkvm: one hostile instruction must not. Ask for the exit
+	 * and answer it with a data abort in the guest, as hardware would.
+	 */
+	if (vm_check_extension(vm, KVM_CAP_ARM_NISV_TO_USER) &&
+	    vm_check_extension(vm, KVM_CAP_ARM_INJECT_EXT_DABT)) {
+		struct kvm_enable_cap cap = { .cap = KVM_CAP_ARM_NISV_TO_USER };
+
+		if (ioctl(vm->vm_fd, KVM_ENABLE_CAP, &cap) < 0)
+			log_warn(&vm->log, "cannot enable KVM_CAP_ARM_NISV_TO_USER: %s",
+				 strerror(errno));
+	}
 
 	/* the vGIC exists before the vCPUs; it is initialised after them */
 	if (cfg->irqchip == IRQCHIP_GICV3) {
@@ -268,6 +286,31 @@ static int arm_irq_line(struct vm *vm, uint32_t irq, int level)
 	return ioctl(vm->vm_fd, KVM_IRQ_LINE, &il) < 0 ? -1 : 0;
 }
 
+/* KVM_EXIT_ARM_NISV: the guest gets an external data abort; lkvm runs on. */
+static bool arm_vcpu_exit(struct vcpu *vcpu)
+{
+	struct arm_vm *a = arm_vm(vcpu->vm);
+	struct kvm_vcpu_events ev;
+	unsigned int n;
+
+	if (vcpu->run->exit_reason != KVM_EXIT_ARM_NISV)
+		return false;
+	n = atomic_fetch_add(&a->nisv_logged, 1);
+	if (n < ARM_NISV_LOGGED_MAX)
+		log_err(&vcpu->vm->log, "vCPU %u: guest access at 0x%llx that KVM cannot decode (no syndrome); data abort injected",
+			vcpu->id, (unsigned long long)vcpu->run->arm_nisv.fault_ipa);
+	else if (n == ARM_NISV_LOGGED_MAX)
+		log_err(&vcpu->vm->log, "more undecodable guest accesses; no longer logged");
+	memset(&ev, 0, sizeof(ev));
+	ev.exception.ext_dabt_pending = 1;
+	if (ioctl(vcpu->fd, KVM_SET_VCPU_EVENTS, &ev) < 0) {
+		log_err(&vcpu->vm->log, "vCPU %u: cannot inject a data abort: %s", vcpu->id,
+			strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 /* The vGIC's default routing maps GSI n to SPI n (INTID 32 + n). */
 static int arm_irqfd(struct vm *vm, uint32_t irq, int fd)
 {
@@ -354,6 +397,7 @@ const struct arch_ops arch_host_ops = {
 	.boot = arm_boot,
 	.irq_line = arm_irq_line,
 	.irqfd = arm_irqfd,
+	.vcpu_exit = arm_vcpu_exit,
 	.vcpu_endian = arm_vcpu_endian,
 	.vcpu_dump = arm_vcpu_dump,
 	.vm_exit = arm_vm_exit,

@@ -97,6 +97,8 @@ static bool vcpu_handle_exit(struct vcpu *vcpu)
 			run->internal.suberror);
 		break;
 	default:
+		if (vm->arch->vcpu_exit && vm->arch->vcpu_exit(vcpu))
+			return true;
 		log_err(&vm->log, "vCPU %u: unhandled KVM exit reason %u", vcpu->id,
 			run->exit_reason);
 		break;
@@ -147,6 +149,8 @@ static void *vcpu_thread(void *arg)
 	/* the main thread takes SIGINT/TERM/HUP; here only the kick gets in */
 	sigfillset(&set);
 	sigdelset(&set, SIG_VCPU_KICK);
+	/* seccomp's SIGSYS: blocked, it would kill lkvm without a word */
+	sigdelset(&set, SIGSYS);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
 	while (vm_stopped(vm) == VM_RUNNING) {

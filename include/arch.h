@@ -32,6 +32,8 @@ struct arch_ops {
 	/* loads kernel/initrd, builds the DT, sets boot registers */
 	int (*boot)(struct vm *vm, const struct boot_files *bf, struct lkvm_err *e);
 	int (*irq_line)(struct vm *vm, uint32_t irq, int level);
+	/* an exit core/ does not know: true if handled, the vCPU runs on (optional) */
+	bool (*vcpu_exit)(struct vcpu *vcpu);
 	/* KVM_IRQFD for an irq line (optional; -1 if it cannot) */
 	int (*irqfd)(struct vm *vm, uint32_t irq, int fd);
 	/* enum guest_endian of the vCPU's current context, 0 if unknown */
