@@ -23,6 +23,7 @@
 #include "loader.h"
 #include "net.h"
 #include "run.h"
+#include "seccomp_filter.h"
 #include "term.h"
 #include "uart8250.h"
 #include "virtio_devs.h"
@@ -392,7 +393,8 @@ static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
 		return -1;
 	vm->log.crlf = ctx->term.raw;
 
-	if (vcpus_start(vm, e))
+	/* start-up is done: from here on, only the syscalls lkvm uses */
+	if (seccomp_run_install(&ctx->cfg, &vm->log, &ctx->term, e) || vcpus_start(vm, e))
 		return -1;
 	run_mark(ctx, "vCPU threads started");
 	while (vm_stopped(vm) == VM_RUNNING) {

@@ -10,6 +10,7 @@
 #include "control.h"
 #include "net.h"
 #include "run.h"
+#include "seccomp_filter.h"
 #include "util.h"
 #include "vm.h"
 
@@ -28,6 +29,7 @@ enum {
 	OPT_ENDIAN_FORCE,
 	OPT_NO_IOEVENTFD,
 	OPT_NO_IRQFD,
+	OPT_NO_SECCOMP,
 	OPT_NAME,
 	OPT_TIMEOUT,
 	OPT_CONSOLE_LOG,
@@ -50,6 +52,7 @@ static const struct option run_options[] = {
 	{ "rng", no_argument, NULL, OPT_RNG },
 	{ "no-ioeventfd", no_argument, NULL, OPT_NO_IOEVENTFD },
 	{ "no-irqfd", no_argument, NULL, OPT_NO_IRQFD },
+	{ "no-seccomp", no_argument, NULL, OPT_NO_SECCOMP },
 	{ "9p", required_argument, NULL, OPT_9P },
 	{ "network", required_argument, NULL, 'n' },
 	{ "virtio-transport", required_argument, NULL, OPT_TRANSPORT },
@@ -112,6 +115,8 @@ void run_usage(FILE *f)
 		"                         of KVM_IOEVENTFD\n"
 		"      --no-irqfd         debug: virtio interrupts by KVM_IRQ_LINE instead of\n"
 		"                         KVM_IRQFD\n"
+		"      --no-seccomp       debug: no seccomp filter (by default a syscall lkvm\n"
+		"                         does not use stops it with one line naming it)%s\n"
 		"      --aarch32          run a 32-bit ARM guest (zImage) on an arm64 host\n"
 		"      --irqchip TYPE     gicv3 (default) or gicv2\n"
 		"      --dump-dtb FILE    write the generated device tree to FILE and exit\n"
@@ -137,7 +142,8 @@ void run_usage(FILE *f)
 		"  124  --timeout ran out\n"
 		"  128+N  stopped by signal N (SIGINT 130, SIGTERM 143)\n",
 		DEFAULT_RAM_MIB, CONFIG_MAX_DISKS, CONFIG_MAX_9P, CONFIG_MAX_NETS,
-		net_have_user ? "" : " (not in this build: no libslirp)");
+		net_have_user ? "" : " (not in this build: no libslirp)",
+		seccomp_built_in ? "" : "\n                         (not in this build: no libseccomp)");
 }
 
 int parse_mem_size(const char *s, uint64_t *bytes)
@@ -276,6 +282,9 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 			break;
 		case OPT_NO_IRQFD:
 			cfg->no_irqfd = true;
+			break;
+		case OPT_NO_SECCOMP:
+			cfg->no_seccomp = true;
 			break;
 		case 'n': {
 			struct net_opts no;

@@ -41,6 +41,7 @@ struct vm_config {
 	bool rng;
 	bool no_ioeventfd; /* debug: QueueNotify traps to lkvm */
 	bool no_irqfd;     /* debug: interrupts by KVM_IRQ_LINE */
+	bool no_seccomp;   /* debug: no seccomp filter */
 	enum virtio_transport transport;
 	enum virtio_endian_offer endian_offer;
 	enum vq_endian endian_force; /* 0: follow the rules */

@@ -6,9 +6,11 @@
 #
 #   native build + unit tests: gcc libc6-dev make pkg-config libfdt-dev libaio-dev zlib1g-dev
 #                              libslirp-dev libglib2.0-dev (user-mode networking)
+#                              libseccomp-dev (the seccomp filter)
 #                              device-tree-compiler qemu-utils (qemu-img/qemu-io: qcow2 tests)
 #   static arm64 lkvm:         gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-#                              zlib1g-dev:arm64 libaio-dev:arm64, and the arm64
+#                              zlib1g-dev:arm64 libaio-dev:arm64 libseccomp-dev:arm64,
+#                              and the arm64
 #                              package lists so the Makefile can
 #                              `apt-get download libfdt-dev:arm64` (not Multi-Arch)
 #   dynamic arm64 lkvm-dyn:    libslirp-dev:arm64 (its libraries go into the test host)
@@ -20,8 +22,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 say() { echo "setup: $*" >&2; }
 
 PKGS="gcc libc6-dev make pkg-config libfdt-dev libaio-dev zlib1g-dev device-tree-compiler qemu-utils
-	libslirp-dev libglib2.0-dev
+	libslirp-dev libglib2.0-dev libseccomp-dev
 	gcc-aarch64-linux-gnu libc6-dev-arm64-cross zlib1g-dev:arm64 libaio-dev:arm64 libslirp-dev:arm64
+	libseccomp-dev:arm64
 	linux-source-6.1 gcc-arm-linux-gnueabihf bc bison flex libssl-dev libelf-dev
 	cpio xz-utils patch
 	qemu-system-arm kmod file"
