@@ -86,8 +86,27 @@ endif
 SLIRP_STAMP := $(OBJ)/net/slirp.cfg
 $(shell mkdir -p $(OBJ)/net && [ "$$(cat $(SLIRP_STAMP) 2>/dev/null)" = "$(SLIRP)" ] || echo "$(SLIRP)" > $(SLIRP_STAMP))
 
+# The seccomp filter (core/seccomp.c) needs libseccomp: libseccomp-dev (for a
+# cross build: libseccomp-dev:arm64, Multi-Arch: same). Without it lkvm builds
+# with no filter and `lkvm run` says so (a warning) at every start.
+# SECCOMP=0 leaves it out; SECCOMP=1 insists on it (default: when it is there).
+SECCOMP ?= auto
+ifeq ($(SECCOMP),auto)
+ifeq ($(TARGET),$(NATIVE))
+SECCOMP := $(shell pkg-config --exists libseccomp 2>/dev/null && echo 1 || echo 0)
+else
+SECCOMP := $(if $(wildcard /usr/lib/$(TARGET)/libseccomp.$(if $(filter 1,$(STATIC)),a,so)),1,0)
+endif
+endif
+ifeq ($(SECCOMP),1)
+CFLAGS += -DHAVE_SECCOMP
+LDLIBS += -lseccomp
+endif
+SECCOMP_STAMP := $(OBJ)/core/seccomp.cfg
+$(shell mkdir -p $(OBJ)/core && [ "$$(cat $(SECCOMP_STAMP) 2>/dev/null)" = "$(SECCOMP)" ] || echo "$(SECCOMP)" > $(SECCOMP_STAMP))
+
 CORE_SRCS := core/err.c core/log.c core/guest_mem.c core/mmio_bus.c core/vm.c \
-	core/vcpu.c core/irq.c core/evloop.c core/file.c core/control.c
+	core/vcpu.c core/irq.c core/evloop.c core/file.c core/control.c core/seccomp.c
 TERM_SRCS := term/uart8250.c term/term.c
 VIRTIO_SRCS := virtio/virtqueue.c virtio/device.c virtio/mmio.c virtio/mmio_dev.c \
 	virtio/blk.c virtio/rng.c virtio/console.c virtio/9p.c
@@ -135,6 +154,39 @@ $(UNIT_BIN): $(UNIT_OBJS) $(LIB_OBJS)
 check: $(UNIT_BIN)
 	$(UNIT_BIN) tests/unit/data
 
+# Other cross targets (s390x: the unit tests on a big-endian host, see
+# tests/s390x/run.sh). zlib1g-dev/libaio-dev for $(TARGET) may not co-install
+# as multiarch packages (the security suite lacks some arches), so when
+# /usr/lib/$(TARGET) has no libz.so their .debs are unpacked under build/deps
+# and linked statically (the .so links dropped); glibc is the cross one.
+# On a non-native TARGET, `make check` runs the binary under qemu-user.
+ifneq ($(TARGET),$(NATIVE))
+ifeq ($(wildcard /usr/lib/$(TARGET)/libz.so),)
+XDEPS_DIR := build/deps/$(TARGET)/zlib-aio
+XDEPS_STAMP := $(XDEPS_DIR)/.unpacked
+LDFLAGS += -L$(XDEPS_DIR)/usr/lib/$(TARGET)
+$(BIN) $(UNIT_BIN): $(XDEPS_STAMP)
+$(XDEPS_STAMP):
+	rm -rf $(XDEPS_DIR) && mkdir -p $(XDEPS_DIR)
+	cd $(XDEPS_DIR) && apt-get download -q \
+		$(foreach p,zlib1g-dev libaio-dev,$(p):$(shell dpkg-architecture -t $(TARGET) -qDEB_HOST_ARCH 2>/dev/null))
+	for d in $(XDEPS_DIR)/*.deb; do dpkg-deb -x $$d $(XDEPS_DIR); done
+	rm -f $(XDEPS_DIR)/usr/lib/$(TARGET)/*.so
+	touch $@
+endif
+# qemu-user runs the binary (QEMU_USER= another one, e.g. a newer qemu that
+# emulates openat2: tests/s390x/run.sh); -L: the cross glibc's loader and libs
+QEMU_USER ?= qemu-$(firstword $(subst -, ,$(TARGET)))-static
+check: UNIT_BIN := $(QEMU_USER) -L /usr/$(TARGET) $(UNIT_BIN)
+endif
+
+# tests/bench/instr.sh: virtio-blk requests through the real objects, no KVM
+INSTR_BIN := $(OBJ)/tests/bench/vq-instr
+.PHONY: bench-instr
+bench-instr: $(INSTR_BIN)
+$(INSTR_BIN): $(OBJ)/tests/bench/vq_instr.o $(LIB_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJ)/tests/bench/vq_instr.o $(LIB_OBJS) $(FDT_LIB) $(LDLIBS)
+
 # make install [PREFIX=/usr/local] [DESTDIR=]: the binary, lkvm(1), docs/new-device.md
 PREFIX ?= /usr/local
 DESTDIR ?=
@@ -152,9 +204,15 @@ uninstall:
 	rm -f $(BINDIR)/lkvm $(MAN1DIR)/lkvm.1 $(DOCDIR)/new-device.md
 	-rmdir $(DOCDIR) 2>/dev/null
 
+# libFuzzer targets in build/fuzz/ (clang); tests/fuzz/run.sh builds and runs them
+.PHONY: fuzz
+fuzz:
+	$(MAKE) -f tests/fuzz/Makefile
+
 clean:
 	rm -rf build lkvm
 
 $(OBJ)/net/user.o $(OBJ)/tests/unit/test_net.o: $(SLIRP_STAMP)
+$(OBJ)/core/seccomp.o $(OBJ)/tests/unit/test_seccomp.o: $(SECCOMP_STAMP)
 
--include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(OBJ)/main.d
+-include $(LIB_OBJS:.o=.d) $(UNIT_OBJS:.o=.d) $(OBJ)/main.d $(OBJ)/tests/bench/vq_instr.d

@@ -3,7 +3,8 @@
 #   1. tests/setup.sh      packages + the emulated arm64 host (idempotent)
 #   2. make check          unit tests (no KVM)
 #   3. tests/san/run.sh    unit tests and lkvm's exit paths under ASan+UBSan+LSan
-#   4. tests/arm/run.sh    the emulated-arm64 tier (lkvm boots guests under KVM)
+#   4. tests/s390x/run.sh  the unit tests built for s390x, a big-endian host, under qemu-user
+#   5. tests/arm/run.sh    the emulated-arm64 tier (lkvm boots guests under KVM)
 # Each tier ends with a line "N passed, N failed"; this script prints each
 # tier's summary and then one overall line "N passed, N failed" (the sum).
 # Exit status 0 only if setup worked and every tier passed.
@@ -53,6 +54,7 @@ tier() {
 
 tier unit make check
 tier san tests/san/run.sh
+tier s390x tests/s390x/run.sh
 tier arm tests/arm/run.sh
 
 echo "=== summary"

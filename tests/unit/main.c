@@ -30,6 +30,10 @@ static const char *data_dir = "tests/unit/data";
 /* the running test's state */
 static char first_failure[1024];
 static unsigned int nr_failures;
+static char skip_reason[512];
+
+/* a result message that starts with this is a skip, not a failure */
+#define SKIP_TAG "\001skip "
 
 void test_register(struct test_case *tc)
 {
@@ -60,6 +64,23 @@ void test_fail(const char *file, int line, const char *fmt, ...)
 	for (n = 0; first_failure[n]; n++)
 		if (first_failure[n] == '\n' || first_failure[n] == '\r')
 			first_failure[n] = ' ';
+}
+
+void test_skip(const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (skip_reason[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(skip_reason, sizeof(skip_reason), fmt, ap);
+	va_end(ap);
+	for (n = 0; skip_reason[n]; n++)
+		if (skip_reason[n] == '\n' || skip_reason[n] == '\r')
+			skip_reason[n] = ' ';
+	if (!skip_reason[0])
+		snprintf(skip_reason, sizeof(skip_reason), "(no reason given)");
 }
 
 bool test_check_u64(const char *file, int line, const char *expr_a, const char *expr_b,
@@ -136,11 +157,14 @@ static void run_in_process(const struct test_case *tc, char *what, size_t size)
 	what[0] = 0;
 	nr_failures = 0;
 	first_failure[0] = 0;
+	skip_reason[0] = 0;
 	tc->fn();
 	if (nr_failures > 1)
 		snprintf(what, size, "%s (+%u more)", first_failure, nr_failures - 1);
 	else if (nr_failures)
 		snprintf(what, size, "%s", first_failure);
+	else if (skip_reason[0])
+		snprintf(what, size, SKIP_TAG "%s", skip_reason);
 }
 
 /* Fills what (empty: passed). */
@@ -210,6 +234,12 @@ static void run_forked(const struct test_case *tc, char *what, size_t size)
 			return;
 		}
 	}
+	/* a child that skipped and then died failed: drop the tag */
+	if (!strncmp(what, SKIP_TAG, strlen(SKIP_TAG)) &&
+	    (!WIFEXITED(status) || WEXITSTATUS(status))) {
+		memmove(what, what + strlen(SKIP_TAG), got - strlen(SKIP_TAG) + 1);
+		got -= strlen(SKIP_TAG);
+	}
 	if (WIFSIGNALED(status)) {
 		int sig = WTERMSIG(status);
 
@@ -225,7 +255,7 @@ static void run_forked(const struct test_case *tc, char *what, size_t size)
 int main(int argc, char **argv)
 {
 	struct test_case *tc;
-	unsigned int i, n = 0, passed = 0, failed = 0;
+	unsigned int i, n = 0, passed = 0, failed = 0, skipped = 0;
 	bool nofork = getenv("LKVM_TEST_NOFORK") && strcmp(getenv("LKVM_TEST_NOFORK"), "0");
 	char what[1400];
 
@@ -258,7 +288,11 @@ int main(int argc, char **argv)
 			run_in_process(tests[i], what, sizeof(what));
 		else
 			run_forked(tests[i], what, sizeof(what));
-		if (what[0]) {
+		if (!strncmp(what, SKIP_TAG, strlen(SKIP_TAG))) {
+			printf("SKIP %s.%s: %s\n", tests[i]->suite, tests[i]->name,
+			       what + strlen(SKIP_TAG));
+			skipped++;
+		} else if (what[0]) {
 			printf("FAIL %s.%s: %s\n", tests[i]->suite, tests[i]->name, what);
 			failed++;
 		} else {
@@ -266,6 +300,9 @@ int main(int argc, char **argv)
 			passed++;
 		}
 	}
+	/* skips are neither passes nor failures: said apart, before the summary */
+	if (skipped)
+		printf("%u skipped (SKIP lines above)\n", skipped);
 	printf("%u passed, %u failed\n", passed, failed);
 	free(tests);
 	return failed ? 1 : 0;

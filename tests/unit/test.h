@@ -12,8 +12,8 @@
  *
  * and registers itself from a constructor. tests/unit/main.c runs every
  * test in a child process (a crash or a sanitizer report fails that test
- * only) and prints "PASS suite.name" or "FAIL suite.name: file:line: what",
- * then "N passed, N failed".
+ * only) and prints "PASS suite.name", "FAIL suite.name: file:line: what" or
+ * "SKIP suite.name: reason" (test_skip), then "N passed, N failed".
  *
  * The CHECK macros record a failure and carry on; each is an expression
  * that is true when the check held, so "if (!CHECK(p)) return;" stops a
@@ -43,6 +43,13 @@ bool test_check_contains(const char *file, int line, const char *expr, const cha
 			 const char *needle);
 bool test_check_mem(const char *file, int line, const char *expr_a, const char *expr_b,
 		    const void *a, const void *b, size_t len);
+/*
+ * Marks the running test skipped (the environment cannot run it, e.g. a
+ * syscall qemu-user does not emulate): the runner prints "SKIP suite.name:
+ * reason" and counts it as neither passed nor failed. The test should
+ * return right after; a failure recorded before or after still fails it.
+ */
+void test_skip(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* argv[1] of the runner (may not exist); tests may ignore it. */
 const char *test_data_dir(void);
 

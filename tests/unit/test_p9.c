@@ -19,9 +19,12 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/sysmacros.h>
+#include <sys/syscall.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <linux/openat2.h>
 
 #include "p9.h"
 #include "test.h"
@@ -403,9 +406,34 @@ static void rm_rf(const char *path)
 
 static int walk(struct fx *f, uint32_t fid, uint32_t newfid, const char *path);
 
+/*
+ * The server needs openat2 (RESOLVE_BENEATH) and refuses to start without
+ * it; qemu-user before 9.1 does not emulate it (the s390x run with an old
+ * qemu-s390x-static): then the test skips, loudly.
+ */
+static bool openat2_missing(void)
+{
+	struct open_how how = { .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH };
+	long fd = syscall(SYS_openat2, AT_FDCWD, ".", &how, sizeof(how));
+
+	if (fd >= 0) {
+		close((int)fd);
+		return false;
+	}
+	if (errno != ENOSYS)
+		return false;
+	test_skip("openat2: ENOSYS (Linux < 5.6, or qemu-user < 9.1)");
+	return true;
+}
+
+/* false: failed or skipped (already reported) */
 static bool fx_start(struct fx *f, bool ro)
 {
 	struct lkvm_err e;
+
+	if (openat2_missing())
+		return false;
 
 	memset(f, 0, sizeof(*f));
 	mkdir("build", 0755);
@@ -1581,7 +1609,8 @@ TEST(p9, no_fd_leaks)
 	uint32_t i;
 
 	REQUIRE(before > 0);
-	REQUIRE(fx_start(f, false));
+	if (!fx_start(f, false))
+		return;
 	mid = fd_count();
 	REQUIRE(!mkdir(sp(f, "d"), 0755));
 	for (i = 0; i < 20; i++) {

@@ -862,3 +862,47 @@ TEST(virtqueue, activate_refuses)
 	}
 	fake_ram_free(&ram);
 }
+
+/*
+ * The ring's bytes written here by hand, with no helper shared with lkvm
+ * (fake_driver.c uses lkvm's ve_put*): on a host of either order a queue
+ * in order e must decode exactly these bytes (2.7.5, 2.7.6) and write its
+ * used element as these bytes (2.7.8). Literal arrays pin both orders.
+ */
+TEST(virtqueue, ring_bytes_literal)
+{
+	static const uint8_t desc_le[16] = { 0x00, 0x00, 0x01, 0x40, 0, 0, 0, 0,
+					     0x34, 0x12, 0, 0, 0x02, 0x00, 0x00, 0x00 };
+	static const uint8_t desc_be[16] = { 0, 0, 0, 0, 0x40, 0x01, 0x00, 0x00,
+					     0, 0, 0x12, 0x34, 0x00, 0x02, 0x00, 0x00 };
+	static const uint8_t used_le[8] = { 0x02, 0, 0, 0, 0x21, 0x43, 0x65, 0x07 };
+	static const uint8_t used_be[8] = { 0, 0, 0, 0x02, 0x07, 0x65, 0x43, 0x21 };
+	/* avail: flags 0, idx 1, ring[0] = 2; then used idx 1 */
+	static const uint8_t avail_le[6] = { 0, 0, 1, 0, 2, 0 }, avail_be[6] = { 0, 0, 0, 1, 0, 2 };
+	static const uint8_t idx_le[2] = { 1, 0 }, idx_be[2] = { 0, 1 };
+	enum vq_endian order[2] = { VQ_LE, VQ_BE };
+	unsigned int k;
+
+	for (k = 0; k < 2; k++) {
+		enum vq_endian e = order[k];
+		struct vqt *t = vqt_new(e, 4, false, false);
+
+		REQUIRE(t);
+		/* descriptor 2: addr 0x40010000, len 0x1234, flags WRITE, next 0 */
+		memcpy(host(t, DESC_GPA + 2 * VQ_DESC_SIZE), e == VQ_BE ? desc_be : desc_le, 16);
+		memcpy(host(t, AVAIL_GPA), e == VQ_BE ? avail_be : avail_le, 6);
+		CHECK(vq_has_avail(&t->vq));
+		if (CHECK_EQ_U64(vq_pop(&t->vq, &t->elem), 1)) {
+			CHECK_EQ_U64(t->elem.head, 2);
+			CHECK_EQ_U64(t->elem.out_num, 0);
+			CHECK_EQ_U64(t->elem.in_num, 1);
+			CHECK(t->elem.iov[0].iov_base == host(t, 0x40010000));
+			CHECK_EQ_U64(t->elem.iov[0].iov_len, 0x1234);
+		}
+		vq_push(&t->vq, 2, 0x07654321);
+		CHECK_MEM(host(t, USED_GPA + 4), e == VQ_BE ? used_be : used_le, 8);
+		CHECK_MEM(host(t, USED_GPA + 2), e == VQ_BE ? idx_be : idx_le, 2);
+		CHECK(!t->vq.broken);
+		vqt_free(t);
+	}
+}
