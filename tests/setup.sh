@@ -17,6 +17,8 @@
 #   test guests:               linux-source-6.1 gcc-arm-linux-gnueabihf bc bison
 #                              flex libssl-dev libelf-dev cpio xz-utils patch
 #   emulated arm64 host:       qemu-system-arm kmod file
+#   fuzz tier:                 clang libclang-rt-14-dev (libFuzzer, ASan, UBSan)
+#   instructions per request:  valgrind (callgrind)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 say() { echo "setup: $*" >&2; }
@@ -27,7 +29,8 @@ PKGS="gcc libc6-dev make pkg-config libfdt-dev libaio-dev zlib1g-dev device-tree
 	libseccomp-dev:arm64
 	linux-source-6.1 gcc-arm-linux-gnueabihf bc bison flex libssl-dev libelf-dev
 	cpio xz-utils patch
-	qemu-system-arm kmod file"
+	qemu-system-arm kmod file
+	clang libclang-rt-14-dev valgrind"
 
 SUDO=
 if [ "$(id -u)" != 0 ]; then
