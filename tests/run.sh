@@ -5,6 +5,9 @@
 #   3. tests/san/run.sh    unit tests and lkvm's exit paths under ASan+UBSan+LSan
 #   4. tests/s390x/run.sh  the unit tests built for s390x, a big-endian host, under qemu-user
 #   5. tests/arm/run.sh    the emulated-arm64 tier (lkvm boots guests under KVM)
+#   6. tests/fuzz/run.sh   each libFuzzer target for FUZZ_SECONDS (default 60)
+#   7. tests/bench/instr.sh  instructions per virtio-blk request (callgrind)
+#   8. tests/bench/run.sh  the benchmarks in the emulated host, CI-sized
 # Each tier ends with a line "N passed, N failed"; this script prints each
 # tier's summary and then one overall line "N passed, N failed" (the sum).
 # Exit status 0 only if setup worked and every tier passed.
@@ -56,6 +59,11 @@ tier unit make check
 tier san tests/san/run.sh
 tier s390x tests/s390x/run.sh
 tier arm tests/arm/run.sh
+tier fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
+tier instr tests/bench/instr.sh
+# the benchmark end to end, one boot per job and a quarter of the blk/net
+# data: it fails only if a job did not run, never on slow numbers
+tier bench env BENCH_ROUNDS=1 BENCH_QUICK=1 tests/bench/run.sh
 
 echo "=== summary"
 for s in "${summaries[@]}"; do echo "$s"; done
