@@ -33,7 +33,11 @@ void virtio_mmio_dev_release(struct virtio_mmio_dev *dev);
 /*
  * Runs fn on every available chain of vq and pushes each with the length fn
  * returns (>= 0); fn < 0 means the guest broke the protocol. Signals once.
+ * After VIRTIO_DRAIN_BUDGET chains it signals, re-kicks vq and returns, so
+ * a guest that keeps the ring full cannot hold the device thread (and its
+ * lock, which status writes and stop take) forever.
  */
+#define VIRTIO_DRAIN_BUDGET 1024
 void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,
 		      long (*fn)(struct virtio_dev *vdev, struct virtqueue *vq, struct vq_elem *elem));
 

@@ -183,6 +183,7 @@ void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,
 		      long (*fn)(struct virtio_dev *vdev, struct virtqueue *vq, struct vq_elem *elem))
 {
 	struct vq_elem *elem = vdev->scratch;
+	unsigned int budget = VIRTIO_DRAIN_BUDGET;
 
 	for (;;) {
 		int r;
@@ -195,6 +196,16 @@ void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,
 				return;
 			}
 			vq_push(vq, elem->head, (uint32_t)len);
+			/*
+			 * A guest can make a device refill its own avail ring (a
+			 * read into the ring and the next header): stop, let the
+			 * thread see stop and status writes, and come back.
+			 */
+			if (!--budget) {
+				virtio_dev_signal(vdev, vq);
+				virtio_dev_kick(vdev, (unsigned int)(vq - vdev->vqs));
+				return;
+			}
 		}
 		if (r < 0) {
 			virtio_dev_needs_reset(vdev, vq->why);

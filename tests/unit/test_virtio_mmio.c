@@ -12,6 +12,7 @@
 #include <linux/virtio_mmio.h>
 #include <linux/virtio_ring.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1118,6 +1119,57 @@ TEST(virtio_mmio, rng_legacy_be)
 TEST(virtio_mmio, rng_modern)
 {
 	rng_scenario(VIRTIO_MMIO_MODERN, GUEST_BE, F_VERSION_1 | F_RING, VQ_LE);
+}
+
+/*
+ * A guest that refills its avail ring as fast as the device empties it (a
+ * blk read into the ring and into the next request's header does that):
+ * virtio_dev_drain must give the thread back after its budget, re-kicked,
+ * not loop while holding the device lock.
+ */
+static struct fake_ring *refill_ring;
+static unsigned int refill_calls;
+
+static long refill_fn(struct virtio_dev *vdev, struct virtqueue *vq, struct vq_elem *elem)
+{
+	(void)vdev;
+	(void)vq;
+	(void)elem;
+	/* stops by itself after 64 budgets: without the budget this test ends, failing */
+	if (++refill_calls < 64 * VIRTIO_DRAIN_BUDGET)
+		fr_avail_add(refill_ring, 3);
+	return 0;
+}
+
+TEST(virtio_mmio, drain_budget_self_refilling_ring)
+{
+	struct drv dv = { .e = VQ_LE, .ack = F_VERSION_1, .nq = 1, .num = 8 };
+	struct virtio_mmio_dev *d;
+	struct rig r;
+	uint16_t used0;
+
+	REQUIRE(rig_init(&r, VIRTIO_MMIO_MODERN, VIRTIO_OFFER_BOTH));
+	d = add_rng(&r);
+	if (!CHECK(d) || !CHECK(drv_start(&dv, d, &r.ram))) {
+		rig_exit(&r);
+		return;
+	}
+	fr_desc(&dv.q[0], 3, fake_ram_alloc(&r.ram, 64, 16), 64, VRING_DESC_F_WRITE, 0);
+	refill_ring = &dv.q[0];
+	refill_calls = 0;
+	used0 = fr_used_idx(&dv.q[0]);
+	fr_avail_add(&dv.q[0], 3);
+	/* as the device thread runs it: under the device lock */
+	pthread_mutex_lock(&d->vdev.lock);
+	virtio_dev_drain(&d->vdev, &d->vdev.vqs[0], refill_fn);
+	pthread_mutex_unlock(&d->vdev.lock);
+	CHECK_EQ_U64(refill_calls, VIRTIO_DRAIN_BUDGET);
+	CHECK_EQ_U64((uint16_t)(fr_used_idx(&dv.q[0]) - used0), VIRTIO_DRAIN_BUDGET);
+	/* the re-kick: the device thread (rng) takes the buffer left over */
+	CHECK(WAIT_UNTIL((uint16_t)(fr_used_idx(&dv.q[0]) - used0) == VIRTIO_DRAIN_BUDGET + 1));
+	CHECK_EQ_U64(reg_rd(d, VIRTIO_MMIO_STATUS) & S_NEEDS_RESET, 0);
+	CHECK_EQ_U64(log_lines(&r), 0);
+	rig_exit(&r);
 }
 
 /* ---- virtio-console (5.3): rx queue 0, tx queue 1 ---- */
