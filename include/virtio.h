@@ -119,6 +119,8 @@ struct virtio_dev {
 	/* counters for --loglevel info at exit (relaxed; read after stop) */
 	_Atomic uint64_t nr_kicks_exit;      /* QueueNotify by MMIO exit */
 	_Atomic uint64_t nr_kicks_ioeventfd; /* QueueNotify by ioeventfd */
+	/* CPU time of the shared device thread, set as it ends (-1: none ran) */
+	_Atomic int64_t thread_cpu_ns;
 };
 
 int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, void *priv,

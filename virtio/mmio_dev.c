@@ -74,13 +74,18 @@ static void virtio_mmio_dev_stats(struct vm_device *base, const struct logger *l
 {
 	struct virtio_mmio_dev *dev = (struct virtio_mmio_dev *)base;
 	struct virtio_dev *vdev = &dev->vdev;
+	int64_t cpu_ns = atomic_load(&vdev->thread_cpu_ns);
+	char cpu[40] = "";
 
-	log_info(log, "stats: %s: buffers=%llu mmio_exits=%llu kick_exits=%llu ioeventfd_kicks=%llu irqs=%llu irqfd=%d",
+	/* the device thread's CPU time: lkvm's own cost, free of the guest's speed */
+	if (cpu_ns >= 0)
+		snprintf(cpu, sizeof(cpu), " thread_cpu_us=%lld", (long long)(cpu_ns / 1000));
+	log_info(log, "stats: %s: buffers=%llu mmio_exits=%llu kick_exits=%llu ioeventfd_kicks=%llu irqs=%llu irqfd=%d%s",
 		 vdev->label, (unsigned long long)virtio_dev_nr_used(vdev),
 		 (unsigned long long)atomic_load(&dev->mmio.nr_exits),
 		 (unsigned long long)atomic_load(&vdev->nr_kicks_exit),
 		 (unsigned long long)atomic_load(&vdev->nr_kicks_ioeventfd),
-		 (unsigned long long)atomic_load(&dev->mmio.nr_irqs), dev->irq_fd >= 0);
+		 (unsigned long long)atomic_load(&dev->mmio.nr_irqs), dev->irq_fd >= 0, cpu);
 }
 
 static int virtio_mmio_vcpu_endian(struct vcpu *vcpu)

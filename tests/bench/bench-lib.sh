@@ -100,7 +100,8 @@ bench_need() {
 
 # bench_stats: lkvm's exit statistics (--loglevel info) in round.log as
 # value lines: lkvm's RSS beyond guest RAM, its own start-up time, and per
-# virtio-blk request the MMIO exits, interrupts and all vCPU exits
+# virtio-blk request the MMIO exits, interrupts, all vCPU exits and the
+# device thread's CPU time (lkvm's own work, whatever the guest's speed)
 bench_stats() {
 	tr -d '\r' < round.log | awk '
 		function kv(key,   i) {
@@ -113,7 +114,7 @@ bench_stats() {
 		/^lkvm: .*stats: exits=/ { exits = kv("exits"); setup = kv("start_to_first_run_us") }
 		/^lkvm: .*stats: virtio-blk@/ {
 			req = kv("buffers"); if (req == "") req = kv("requests")
-			bexits = kv("mmio_exits"); irqs = kv("irqs")
+			bexits = kv("mmio_exits"); irqs = kv("irqs"); cpu = kv("thread_cpu_us")
 		}
 		END {
 			if (rss != "") printf "BENCH-RSS-OVERHEAD value=%d unit=KiB\n", rss
@@ -121,6 +122,7 @@ bench_stats() {
 			if (req > 0 && bexits != "") printf "BENCH-BLK-EXITS-PER-REQ value=%.3f unit=exits\n", bexits / req
 			if (req > 0 && irqs != "") printf "BENCH-BLK-IRQS-PER-REQ value=%.3f unit=irqs\n", irqs / req
 			if (req > 0 && exits != "") printf "BENCH-VM-EXITS-PER-BLK-REQ value=%.3f unit=exits\n", exits / req
+			if (req > 0 && cpu != "") printf "BENCH-BLK-CPU-PER-REQ value=%.2f unit=us\n", cpu / req
 			if (rss == "") print "BENCH-NOTE no lkvm stats lines (lkvm without them, or no --loglevel info)"
 		}'
 }
