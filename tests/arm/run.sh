@@ -311,9 +311,10 @@ for gic in 3 2; do
 	htmo=${HOST_TIMEOUT:-$((limit + 120))}
 	say "booting the GICv$gic host: ${#group[@]} jobs, limit ${htmo} s, console ${console#"$top"/}"
 	t0=$(date +%s)
-	# the console sends \r\n: strip \r so that lines compare as written
+	# the console sends \r\n: strip \r so that lines compare as written;
+	# line-buffered, so a run can be watched in the log as it goes
 	HOST_GIC=$gic HOST_TIMEOUT=$htmo "$here/run-host.sh" "$initrd" 2>>"$WORK/run-host.log" |
-		tr -d '\r' | if [ "${VERBOSE:-0}" = 1 ]; then tee "$console" >&2; else cat > "$console"; fi
+		stdbuf -oL tr -d '\r' | if [ "${VERBOSE:-0}" = 1 ]; then tee "$console" >&2; else cat > "$console"; fi
 	qrc=${PIPESTATUS[0]}
 	say "GICv$gic host done in $(elapsed "$t0") s (qemu rc=$qrc)"
 	# why jobs of this host that did not finish did not
