@@ -6,6 +6,7 @@
 #   blk   virtio-blk: O_DIRECT sequential 1 MiB and random 4 KiB read/write of
 #         a 256 MiB raw disk; MMIO exits, irqs and vCPU exits per request
 #   9p    virtio-9p: a 64 MiB file written and read, 1000 files made and removed
+#         (arm64 guests; 9p-arm32: the same for the AArch32 guests)
 #   disk  raw vs qcow2 (LE guest)
 #   net   TCP throughput guest <-> host, user mode (libslirp) and tap
 # Guests print "BENCH-<METRIC> bytes|files=N sec=S nsec=NS" (rates: MB/s,
