@@ -1162,9 +1162,10 @@ TEST(virtio_mmio, drain_budget_self_refilling_ring)
 	/* as the device thread runs it: under the device lock */
 	pthread_mutex_lock(&d->vdev.lock);
 	virtio_dev_drain(&d->vdev, &d->vdev.vqs[0], refill_fn);
-	pthread_mutex_unlock(&d->vdev.lock);
+	/* still under the lock: the re-kicked thread cannot have run yet */
 	CHECK_EQ_U64(refill_calls, VIRTIO_DRAIN_BUDGET);
 	CHECK_EQ_U64((uint16_t)(fr_used_idx(&dv.q[0]) - used0), VIRTIO_DRAIN_BUDGET);
+	pthread_mutex_unlock(&d->vdev.lock);
 	/* the re-kick: the device thread (rng) takes the buffer left over */
 	CHECK(WAIT_UNTIL((uint16_t)(fr_used_idx(&dv.q[0]) - used0) == VIRTIO_DRAIN_BUDGET + 1));
 	CHECK_EQ_U64(reg_rd(d, VIRTIO_MMIO_STATUS) & S_NEEDS_RESET, 0);
