@@ -18,6 +18,7 @@
 
 #include "arch.h"
 #include "control.h"
+#include "crash.h"
 #include "disk.h"
 #include "evloop.h"
 #include "loader.h"
@@ -392,6 +393,9 @@ static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
 	if (term_init(&ctx->term, STDIN_FILENO, &ctx->loop, e) || term_raw(&ctx->term, e))
 		return -1;
 	vm->log.crlf = ctx->term.raw;
+	/* a fault in lkvm says where, with the terminal restored */
+	if (crash_handler_install(ctx->term.in_fd, &ctx->term.saved, ctx->term.raw))
+		return err_errno(e, errno, "sigaction");
 
 	/* start-up is done: from here on, only the syscalls lkvm uses */
 	if (seccomp_run_install(&ctx->cfg, &vm->log, &ctx->term, e) || vcpus_start(vm, e))
