@@ -52,6 +52,8 @@ TEST(crash, handler_reports_and_dies)
 	close(p[0]);
 	REQUIRE(waitpid(pid, &status, 0) == pid);
 	CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
-	CHECK(strstr(out, "lkvm: crashed: SIGSEGV (11) at 0x10, pc 0x") == out);
+	/* s390x reports only the page of a faulting address: 0x0 for 0x10 */
+	CHECK(strstr(out, "lkvm: crashed: SIGSEGV (11) at 0x") == out);
+	CHECK(strstr(out, ", pc 0x") != NULL);
 	CHECK(strstr(out, "; please report it with this line\n") != NULL);
 }
