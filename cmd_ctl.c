@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /* lkvm list | stop | pause | resume | debug | stat: clients of the control socket. */
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "control.h"
 #include "run.h"
@@ -13,20 +15,34 @@ static int ctl_fail(const struct lkvm_err *e)
 	return 1;
 }
 
-/* Every NAME.sock in the control directory, in no particular order. */
+/*
+ * Every NAME.sock in the control directory that is a socket of this user,
+ * in no particular order. Anything else there (a file, a FIFO, a symlink,
+ * someone else's socket) is not lkvm's: never connected to, never removed.
+ */
 static int ctl_for_each(int (*fn)(const char *name, void *opaque), void *opaque)
 {
 	char dir[256], name[CONTROL_NAME_MAX + 1];
 	struct lkvm_err e;
 	struct dirent *de;
-	int r = 0;
+	int dirfd, fd, r = 0;
 	DIR *d;
 
-	if (control_dir(dir, sizeof(dir), false, &e))
-		return ctl_fail(&e);
-	d = opendir(dir);
-	if (!d)
+	dirfd = control_dir_open(dir, sizeof(dir), false, &e);
+	if (dirfd == -ENOENT)
 		return 0; /* no directory: no VM has run yet */
+	if (dirfd < 0)
+		return ctl_fail(&e);
+	fd = dup(dirfd);
+	d = fd < 0 ? NULL : fdopendir(fd);
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		close(dirfd);
+		e.msg[0] = 0;
+		err_errno(&e, errno, "cannot read the control directory %s", dir);
+		return ctl_fail(&e);
+	}
 	while ((de = readdir(d))) {
 		size_t n = strlen(de->d_name);
 
@@ -34,10 +50,11 @@ static int ctl_for_each(int (*fn)(const char *name, void *opaque), void *opaque)
 			continue;
 		memcpy(name, de->d_name, n - 5);
 		name[n - 5] = 0;
-		if (control_name_ok(name))
+		if (control_name_ok(name) && control_is_own_socket(dirfd, de->d_name))
 			r |= fn(name, opaque);
 	}
 	closedir(d);
+	close(dirfd);
 	return r;
 }
 

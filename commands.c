@@ -16,7 +16,7 @@ static int cmd_help(int argc, char **argv);
 static const struct lkvm_command commands[] = {
 	{ "run", cmd_run, "boot a guest (lkvm run --help)" },
 	{ "test", cmd_test, "test MATRIXFILE: boot a list of guests, check them, print TAP" },
-	{ "list", cmd_list, "list running VMs: name pid state cpus memory" },
+	{ "list", cmd_list, "list running VMs: name pid state cpus memory (gives up after 5 s)" },
 	{ "stop", cmd_stop, "stop NAME|--all: stop running VMs (they exit 4)" },
 	{ "pause", cmd_pause, "pause NAME: park its vCPUs" },
 	{ "resume", cmd_resume, "resume NAME: let them run again" },
