@@ -107,7 +107,7 @@ $(shell mkdir -p $(OBJ)/core && [ "$$(cat $(SECCOMP_STAMP) 2>/dev/null)" = "$(SE
 
 CORE_SRCS := core/err.c core/log.c core/guest_mem.c core/mmio_bus.c core/vm.c \
 	core/vcpu.c core/irq.c core/evloop.c core/file.c core/control.c core/seccomp.c \
-	core/crash.c
+	core/crash.c core/thread.c
 TERM_SRCS := term/uart8250.c term/term.c
 VIRTIO_SRCS := virtio/virtqueue.c virtio/device.c virtio/mmio.c virtio/mmio_dev.c \
 	virtio/blk.c virtio/rng.c virtio/console.c virtio/9p.c

@@ -363,7 +363,10 @@ static int run_loop(struct run_ctx *ctx, struct lkvm_err *e)
 	sigset_t sigs;
 	int sfd;
 
+	/* from here an orderly stop (disks flushed): a signal now waits for the loop */
 	run_signal_set(&sigs);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	crash_stop_signals_to_main_loop();
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
 	if (sfd < 0)
 		return err_errno(e, errno, "signalfd");
@@ -515,16 +518,15 @@ int cmd_run(int argc, char **argv)
 	/* a guest console on a closed pipe must not kill lkvm */
 	signal(SIGPIPE, SIG_IGN);
 	/*
-	 * Blocked before any thread exists, so every device and vCPU thread
-	 * inherits the mask: a SIGTERM must reach the signalfd of the main
-	 * loop (orderly stop, disks flushed), not kill the process from a
-	 * device thread.
+	 * Until the main loop takes them, SIGINT/TERM/HUP end lkvm at once
+	 * (128+N, one line): a start-up open() of a FIFO must not make lkvm
+	 * deaf to Ctrl-C. lkvm's threads start with them blocked
+	 * (thread_start): later they belong to the main loop's signalfd.
 	 */
-	{
-		sigset_t sigs;
-
-		run_signal_set(&sigs);
-		pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (crash_stop_signals_install()) {
+		fprintf(stderr, "lkvm: sigaction: %s\n", strerror(errno));
+		free(ctx);
+		return LKVM_EXIT_ERROR;
 	}
 
 	r = run_parse_options(argc, argv, &ctx->cfg, &e);

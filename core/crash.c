@@ -55,6 +55,12 @@ static const char *crash_sig_name(int sig)
 		return "SIGFPE";
 	case SIGILL:
 		return "SIGILL";
+	case SIGINT:
+		return "SIGINT";
+	case SIGTERM:
+		return "SIGTERM";
+	case SIGHUP:
+		return "SIGHUP";
 	default:
 		return "signal";
 	}
@@ -134,4 +140,53 @@ int crash_handler_install(int tty_fd, const struct termios *saved, bool tty_raw)
 			return -1;
 	return 0;
 #endif
+}
+
+/*
+ * SIGINT/TERM/HUP (crash.h): written before any thread exists, then only
+ * the flag changes, once.
+ */
+static struct {
+	volatile sig_atomic_t main_loop;
+	pid_t main_tid;
+} crash_stop;
+
+static void crash_stop_handler(int sig)
+{
+	char buf[96];
+	unsigned int n = 0;
+
+	if (crash_stop.main_loop) {
+		/* a thread lkvm did not start (a library's) took it: to the main loop */
+		syscall(SYS_tgkill, getpid(), crash_stop.main_tid, sig);
+		return;
+	}
+	n = crash_put(buf, n, sizeof(buf), "lkvm: interrupted by ");
+	n = crash_put(buf, n, sizeof(buf), crash_sig_name(sig));
+	n = crash_put(buf, n, sizeof(buf), " during start-up\n");
+	if (write(STDERR_FILENO, buf, n) < 0) {
+		/* nowhere left to say it */
+	}
+	_exit(128 + sig);
+}
+
+int crash_stop_signals_install(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP };
+	/* no SA_RESTART: a blocked open() or read() must end with EINTR */
+	struct sigaction sa = { .sa_handler = crash_stop_handler };
+	unsigned int i;
+
+	crash_stop.main_tid = syscall(SYS_gettid);
+	crash_stop.main_loop = 0;
+	sigfillset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		if (sigaction(sigs[i], &sa, NULL) < 0)
+			return -1;
+	return 0;
+}
+
+void crash_stop_signals_to_main_loop(void)
+{
+	crash_stop.main_loop = 1;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "arch.h"
+#include "thread.h"
 #include "vcpu.h"
 #include "vm.h"
 
@@ -201,7 +202,7 @@ int vcpus_start(struct vm *vm, struct lkvm_err *e)
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		struct vcpu *vcpu = vm->vcpus[i];
 
-		r = pthread_create(&vcpu->thread, NULL, vcpu_thread, vcpu);
+		r = thread_start(&vcpu->thread, vcpu_thread, vcpu);
 		if (r)
 			return err_errno(e, r, "cannot start vCPU %u thread", i);
 		vcpu->started = true;

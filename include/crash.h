@@ -19,4 +19,16 @@ int crash_handler_install(int tty_fd, const struct termios *saved, bool tty_raw)
 unsigned int crash_format(char *buf, unsigned int size, int sig, unsigned long addr,
 			  unsigned long pc, long tid);
 
+/*
+ * SIGINT, SIGTERM, SIGHUP during start-up end lkvm at once: one line
+ * ("lkvm: interrupted by SIGTERM during start-up") and exit status 128+N.
+ * A start-up step may block in open() or read() (a FIFO given as -k, -i,
+ * -d, --console-log or a backing file), and nothing runs yet that needs an
+ * orderly stop. Once the main loop takes them (signalfd, blocked in the
+ * main thread), crash_stop_signals_to_main_loop(): a signal that a thread
+ * lkvm did not create still takes is handed to the main thread.
+ */
+int crash_stop_signals_install(void);
+void crash_stop_signals_to_main_loop(void);
+
 #endif

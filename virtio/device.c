@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "thread.h"
 #include "vcpu.h"
 #include "virtio.h"
 
@@ -154,7 +155,7 @@ int virtio_dev_init(struct virtio_dev *vdev, const struct virtio_dev_ops *ops, v
 
 int virtio_dev_start(struct virtio_dev *vdev)
 {
-	if (pthread_create(&vdev->thread, NULL, virtio_dev_thread, vdev))
+	if (thread_start(&vdev->thread, virtio_dev_thread, vdev))
 		return -1;
 	vdev->thread_started = true;
 	return 0;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "net.h"
+#include "thread.h"
 #include "util.h"
 #include "virtio_devs.h"
 
@@ -673,7 +674,7 @@ int virtio_net_add_backend(struct vm *vm, const struct net_backend_ops *ops,
 	n->dev.base.stop = net_stop;
 	n->mmio_dump = n->dev.base.dump;
 	n->dev.base.dump = net_dump;
-	if (pthread_create(&n->thread, NULL, net_thread, n))
+	if (thread_start(&n->thread, net_thread, n))
 		return err_set(e, "%s: cannot start its thread", n->dev.vdev.label);
 	n->thread_started = true;
 	log_debug(&vm->log, "%s: %s backend, MAC %02x:%02x:%02x:%02x:%02x:%02x, features 0x%llx",

@@ -59,6 +59,38 @@ case_ bad-net 1 '' run -k "$tmp/Image" -n mode=carrier-pigeon
 case_ list-none 0 '' list
 case_ stop-unknown 1 '' stop no-such-guest-$$
 case_ test-missing-matrix 2 '' test "$tmp/no-such-matrix"
+# lkvm list removes only its own stale sockets, and refuses a symlinked or
+# group-writable control directory (issue 14): the user's files stay
+rt=$tmp/rt
+mkdir -p "$rt/lkvm" "$rt/elsewhere" && chmod 700 "$rt/lkvm"
+echo data > "$rt/lkvm/file.sock" && mkfifo "$rt/lkvm/fifo.sock" && echo data > "$rt/elsewhere/x.sock"
+XDG_RUNTIME_DIR=$rt case_ list-keeps-non-sockets 0 '' list
+if [ -f "$rt/lkvm/file.sock" ] && [ -p "$rt/lkvm/fifo.sock" ]; then ok list-kept-file-and-fifo; else ko list-kept-file-and-fifo "lkvm list removed them"; fi
+rm -rf "$rt/lkvm" && ln -s "$rt/elsewhere" "$rt/lkvm"
+XDG_RUNTIME_DIR=$rt case_ list-refuses-symlinked-dir 1 'is a symlink' list
+[ -f "$rt/elsewhere/x.sock" ] && ok list-symlink-target-untouched || ko list-symlink-target-untouched "removed"
+rm -f "$rt/lkvm" && mkdir -m 777 "$rt/lkvm" && chmod 777 "$rt/lkvm"
+XDG_RUNTIME_DIR=$rt case_ list-refuses-open-dir 1 'writable by others' list
+# a FIFO as the kernel blocks start-up in open(): SIGTERM still ends it, 143
+mkfifo "$tmp/kfifo"
+"$bin" run -k "$tmp/kfifo" > "$tmp/out" 2> "$tmp/err" < /dev/null &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+if kill -0 "$pid" 2>/dev/null; then
+	kill -KILL "$pid"
+	ko startup-sigterm "lkvm ignored SIGTERM while opening a FIFO"
+else
+	wait "$pid"
+	rc=$?
+	if [ "$rc" = 143 ] && grep -q 'interrupted by SIGTERM during start-up' "$tmp/err" &&
+		! grep -Eq 'Sanitizer|runtime error' "$tmp/err"; then
+		ok startup-sigterm
+	else
+		ko startup-sigterm "exit $rc: $(head -c 300 "$tmp/err")"
+	fi
+fi
 if [ "$(uname -m)" != aarch64 ]; then
 	# no backend here: lkvm refuses after reading the files and frees all of it
 	case_ no-backend-teardown 1 'backend' run -k "$tmp/Image" -m 64 -d "$tmp/text" --9p "$tmp,share" --rng -n mode=none
