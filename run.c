@@ -300,7 +300,8 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 	/* virtio devices, in this order: /dev/vda... follow the -d order */
 	for (i = 0; i < ctx->cfg.nr_disks; i++) {
 		int r = ctx->root_dir && i == ctx->root_index
-				? virtio_9p_add(vm, ctx->root_dir, RUN_ROOT_TAG, ctx->root_ro, e)
+				? virtio_9p_add(vm, ctx->root_dir, RUN_ROOT_TAG,
+						ctx->root_ro ? P9_SHARE_RO : 0, e)
 				: virtio_blk_add(vm, ctx->cfg.disks[i], e);
 
 		if (r)
@@ -308,12 +309,12 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 	}
 	for (i = 0; i < ctx->cfg.nr_p9; i++) {
 		char *dir, *tag;
-		bool ro;
+		unsigned int flags;
 		int r;
 
-		if (virtio_9p_parse_spec(ctx->cfg.p9[i], &dir, &tag, &ro, e))
+		if (virtio_9p_parse_spec(ctx->cfg.p9[i], &dir, &tag, &flags, e))
 			return -1;
-		r = virtio_9p_add(vm, dir, tag, ro, e);
+		r = virtio_9p_add(vm, dir, tag, flags, e);
 		free(dir);
 		free(tag);
 		if (r)

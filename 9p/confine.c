@@ -138,6 +138,23 @@ int p9_chmod_fd(int fd, mode_t mode)
 	return chmod(proc, mode & 07777) ? p9_errno() : 0;
 }
 
+mode_t p9_guest_mode(const struct p9_server *s, uint32_t mode)
+{
+	mode_t m = (mode_t)(mode & 07777);
+
+	return s->keep_setid ? m : m & ~(mode_t)(S_ISUID | S_ISGID);
+}
+
+uid_t p9_guest_uid(const struct p9_server *s, uint32_t uid)
+{
+	return s->guest_owners && uid != P9_NONUNAME ? (uid_t)uid : (uid_t)-1;
+}
+
+gid_t p9_guest_gid(const struct p9_server *s, uint32_t gid)
+{
+	return s->guest_owners && gid != P9_NONUNAME ? (gid_t)gid : (gid_t)-1;
+}
+
 void p9_qid(const struct p9_server *s, const struct stat *st, struct p9_qid *q)
 {
 	q->type = S_ISDIR(st->st_mode) ? P9_QTDIR : S_ISLNK(st->st_mode) ? P9_QTSYMLINK : P9_QTFILE;

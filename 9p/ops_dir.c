@@ -15,16 +15,6 @@
 #include "proto.h"
 #include "server.h"
 
-static uid_t owner_uid(const struct p9_fid *f)
-{
-	return f->uid == P9_NONUNAME ? (uid_t)-1 : (uid_t)f->uid;
-}
-
-static gid_t owner_gid(uint32_t gid)
-{
-	return gid == P9_NONUNAME ? (gid_t)-1 : (gid_t)gid;
-}
-
 /* Fid dirfid as a directory (O_PATH fd in *dfd): 0 or an errno. */
 static int dir_of(struct p9_server *s, uint32_t dirfid, struct p9_fid **fp, int *dfd)
 {
@@ -66,7 +56,8 @@ static void new_entry_owner(int dfd, const char *name, uid_t uid, gid_t gid, mod
 
 	if (fd < 0)
 		return;
-	(void)!fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
+	if (uid != (uid_t)-1 || gid != (gid_t)-1)
+		(void)!fchownat(fd, "", uid, gid, AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW);
 	if (chmod_too && !fstat(fd, &st) && !S_ISLNK(st.st_mode))
 		(void)!p9_chmod_fd(fd, mode);
 	close(fd);
@@ -93,10 +84,11 @@ int p9_op_mkdir(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		r = dir_of(s, dfid, &f, &dfd);
 	if (r)
 		return r;
-	if (mkdirat(dfd, name, (mode_t)(mode & 07777))) {
+	if (mkdirat(dfd, name, p9_guest_mode(s, mode))) {
 		r = p9_errno();
 	} else {
-		new_entry_owner(dfd, name, owner_uid(f), owner_gid(gid), mode & 07777, true);
+		new_entry_owner(dfd, name, p9_guest_uid(s, f->uid), p9_guest_gid(s, gid),
+				p9_guest_mode(s, mode), true);
 		r = entry_qid(s, dfd, name, out);
 	}
 	close(dfd);
@@ -136,7 +128,8 @@ int p9_op_symlink(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		if (symlinkat(tgt, dfd, name)) {
 			r = p9_errno();
 		} else {
-			new_entry_owner(dfd, name, owner_uid(f), owner_gid(gid), 0, false);
+			new_entry_owner(dfd, name, p9_guest_uid(s, f->uid), p9_guest_gid(s, gid), 0,
+					false);
 			r = entry_qid(s, dfd, name, out);
 		}
 		close(dfd);
@@ -184,10 +177,11 @@ int p9_op_mknod(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		r = dir_of(s, dfid, &f, &dfd);
 	if (r)
 		return r;
-	if (mknodat(dfd, name, type | (mode & 07777), 0)) {
+	if (mknodat(dfd, name, type | p9_guest_mode(s, mode), 0)) {
 		r = p9_errno();
 	} else {
-		new_entry_owner(dfd, name, owner_uid(f), owner_gid(gid), mode & 07777, true);
+		new_entry_owner(dfd, name, p9_guest_uid(s, f->uid), p9_guest_gid(s, gid),
+				p9_guest_mode(s, mode), true);
 		r = entry_qid(s, dfd, name, out);
 	}
 	close(dfd);

@@ -159,12 +159,15 @@ int p9_op_lcreate(struct p9_server *s, struct p9_in *in, struct p9_out *out)
 		return -dfd;
 	}
 	/* O_EXCL: never follows a symlink, never opens what exists */
-	fd = openat(dfd, name, flags | O_CREAT | O_EXCL, (mode_t)(mode & 07777));
+	fd = openat(dfd, name, flags | O_CREAT | O_EXCL, p9_guest_mode(s, mode));
 	if (fd >= 0) {
+		uid_t u = p9_guest_uid(s, f->uid);
+		gid_t g = p9_guest_gid(s, gid);
+
 		/* ownership and exact mode (no host umask); best effort, errors ignored */
-		(void)!fchown(fd, f->uid == P9_NONUNAME ? (uid_t)-1 : f->uid,
-			      gid == P9_NONUNAME ? (gid_t)-1 : gid);
-		(void)!fchmod(fd, (mode_t)(mode & 07777));
+		if (u != (uid_t)-1 || g != (gid_t)-1)
+			(void)!fchown(fd, u, g);
+		(void)!fchmod(fd, p9_guest_mode(s, mode));
 		if (fstat(fd, &st)) {
 			r = p9_errno();
 			close(fd);
@@ -523,8 +526,11 @@ static int do_setattr(struct p9_server *s, struct p9_fid *f, int fd, uint32_t va
 
 	if (fstat(fd, &st))
 		return p9_errno();
-	/* owner first: a chown clears set-id bits the mode may want back */
-	if (valid & (P9_ATTR_UID | P9_ATTR_GID)) {
+	/*
+	 * Owner first: a chown clears set-id bits the mode may want back. Not
+	 * honoured without P9_SHARE_OWNERS: ignored, as QEMU's security_model=none.
+	 */
+	if ((valid & (P9_ATTR_UID | P9_ATTR_GID)) && s->guest_owners) {
 		uid_t u = (valid & P9_ATTR_UID) ? (uid_t)uid : (uid_t)-1;
 		gid_t g = (valid & P9_ATTR_GID) ? (gid_t)gid : (gid_t)-1;
 
@@ -534,7 +540,7 @@ static int do_setattr(struct p9_server *s, struct p9_fid *f, int fd, uint32_t va
 	if (valid & P9_ATTR_MODE) {
 		if (S_ISLNK(st.st_mode))
 			return EOPNOTSUPP; /* as fchmodat(AT_SYMLINK_NOFOLLOW) */
-		r = p9_chmod_fd(fd, mode);
+		r = p9_chmod_fd(fd, p9_guest_mode(s, mode));
 		if (r)
 			return r;
 	}

@@ -14,12 +14,16 @@
 #include "server.h"
 #include "util.h"
 
-int p9_server_create(struct p9_server **out, const char *dir, bool ro, struct lkvm_err *e)
+int p9_server_create(struct p9_server **out, const char *dir, unsigned int flags,
+		     struct lkvm_err *e)
 {
 	struct p9_server *s;
 	struct stat st;
 	int fd;
 
+	if ((flags & P9_SHARE_OWNERS) && geteuid() != 0)
+		return err_set(e, "9p: %s: owners (the guest's uids and gids) needs lkvm to run as root",
+			       dir);
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return err_set(e, "out of memory");
@@ -41,7 +45,9 @@ int p9_server_create(struct p9_server **out, const char *dir, bool ro, struct lk
 		goto fail;
 	}
 	close(fd);
-	s->ro = ro;
+	s->ro = flags & P9_SHARE_RO;
+	s->keep_setid = flags & P9_SHARE_SETID;
+	s->guest_owners = flags & P9_SHARE_OWNERS;
 	s->msize = P9_MSIZE_MAX;
 	*out = s;
 	return 0;

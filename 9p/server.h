@@ -16,6 +16,8 @@ struct p9_server {
 	int root_fd;   /* O_PATH|O_DIRECTORY: every resolution starts here */
 	dev_t root_dev;
 	bool ro;
+	bool keep_setid;   /* P9_SHARE_SETID */
+	bool guest_owners; /* P9_SHARE_OWNERS */
 	uint32_t msize;
 	struct fid_table fids;
 };
@@ -49,6 +51,11 @@ int p9_open_parent(const struct p9_server *s, const char *rel, const char **name
 int p9_reopen(int fd, int flags);
 /* chmod of the inode of fd (O_PATH or not; never a symlink): 0 or an errno. */
 int p9_chmod_fd(int fd, mode_t mode);
+/* The permission bits a guest may give a host file: set-id bits only with SETID. */
+mode_t p9_guest_mode(const struct p9_server *s, uint32_t mode);
+/* The owner to give (fchown's -1: leave lkvm's) for a guest's uid and gid. */
+uid_t p9_guest_uid(const struct p9_server *s, uint32_t uid);
+gid_t p9_guest_gid(const struct p9_server *s, uint32_t gid);
 void p9_qid(const struct p9_server *s, const struct stat *st, struct p9_qid *q);
 /* errno, never 0 (for the rare call that fails without setting it) */
 int p9_errno(void);

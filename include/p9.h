@@ -20,7 +20,24 @@ struct p9_server;
 #define P9_HDR_SIZE 7           /* size[4] type[1] tag[2] */
 #define P9_MSIZE_MAX (512 * 1024) /* largest msize the server agrees to */
 
-int p9_server_create(struct p9_server **out, const char *dir, bool ro, struct lkvm_err *e);
+/* p9_server_create's flags */
+#define P9_SHARE_RO 1u     /* every change refused (EROFS) */
+/*
+ * By default a guest cannot make a host file set-user/group-ID: the bits
+ * are dropped on create, mkdir, mknod and chmod (a share must not become a
+ * way to plant setuid binaries for the host). SETID keeps them (a trusted
+ * share, e.g. a guest's root with su/sudo).
+ */
+#define P9_SHARE_SETID 2u
+/*
+ * By default new entries belong to lkvm's user and a guest chown is ignored
+ * (QEMU's security_model=none does the same). OWNERS honours the guest's
+ * uids and gids; only when lkvm runs as root (else it is refused).
+ */
+#define P9_SHARE_OWNERS 4u
+
+int p9_server_create(struct p9_server **out, const char *dir, unsigned int flags,
+		     struct lkvm_err *e);
 void p9_server_destroy(struct p9_server *s);
 /* Forgets every fid (virtio device reset, or a new Tversion). */
 void p9_server_reset(struct p9_server *s);

@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "err.h"
+#include "p9.h"
 #include "virtio.h"
 #include "virtio_mmio.h"
 #include "vm.h"
@@ -44,8 +45,11 @@ void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,
 int virtio_blk_add(struct vm *vm, const char *spec, struct lkvm_err *e);
 int virtio_rng_add(struct vm *vm, struct lkvm_err *e);
 /* --9p DIR,TAG[,ro] */
-int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, bool *ro, struct lkvm_err *e);
-int virtio_9p_add(struct vm *vm, const char *dir, const char *tag, bool ro, struct lkvm_err *e);
+/* --9p DIR,TAG[,ro][,setid][,owners]: flags are p9.h's P9_SHARE_* */
+int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, unsigned int *flags,
+			 struct lkvm_err *e);
+int virtio_9p_add(struct vm *vm, const char *dir, const char *tag, unsigned int flags,
+		  struct lkvm_err *e);
 
 struct virtio_console;
 /* out_fd: the guest's output; log_fd: a copy for --console-log, or -1 */

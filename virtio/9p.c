@@ -92,28 +92,38 @@ static const struct virtio_dev_ops p9_ops = {
 	.reset = p9_reset,
 };
 
-int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, bool *ro, struct lkvm_err *e)
+int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, unsigned int *flags,
+			 struct lkvm_err *e)
 {
-	char *s = strdup(spec), *comma, *opt;
+	char *s = strdup(spec), *comma, *opt, *next;
 
 	if (!s)
 		return err_set(e, "out of memory");
-	*ro = false;
+	*flags = 0;
 	comma = strchr(s, ',');
 	if (!comma || comma == s || !comma[1] || comma[1] == ',') {
 		free(s);
-		return err_set(e, "--9p %s: want DIR,TAG[,ro]", spec);
+		return err_set(e, "--9p %s: want DIR,TAG[,ro][,setid][,owners]", spec);
 	}
 	*comma = 0;
-	opt = strchr(comma + 1, ',');
-	if (opt) {
+	for (opt = strchr(comma + 1, ','); opt; opt = next) {
 		*opt++ = 0;
-		if (strcmp(opt, "ro")) {
-			err_set(e, "--9p %s: unknown option '%s' (ro)", spec, opt);
+		next = strchr(opt, ',');
+		if (next)
+			*next = 0;
+		if (!strcmp(opt, "ro")) {
+			*flags |= P9_SHARE_RO;
+		} else if (!strcmp(opt, "setid")) {
+			*flags |= P9_SHARE_SETID;
+		} else if (!strcmp(opt, "owners")) {
+			*flags |= P9_SHARE_OWNERS;
+		} else {
+			err_set(e, "--9p %s: unknown option '%s' (ro, setid, owners)", spec, opt);
 			free(s);
 			return -1;
 		}
-		*ro = true;
+		if (next)
+			*next = ',';
 	}
 	if (strlen(comma + 1) >= P9_TAG_MAX) {
 		free(s);
@@ -128,7 +138,8 @@ int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, bool *ro, str
 	return 0;
 }
 
-int virtio_9p_add(struct vm *vm, const char *dir, const char *tag, bool ro, struct lkvm_err *e)
+int virtio_9p_add(struct vm *vm, const char *dir, const char *tag, unsigned int flags,
+		  struct lkvm_err *e)
 {
 	struct virtio_9p *p = calloc(1, sizeof(*p));
 	int r;
@@ -147,7 +158,7 @@ int virtio_9p_add(struct vm *vm, const char *dir, const char *tag, bool ro, stru
 		p9_free(p);
 		return err_set(e, "out of memory");
 	}
-	if (p9_server_create(&p->server, dir, ro, e)) {
+	if (p9_server_create(&p->server, dir, flags, e)) {
 		p9_free(p);
 		return -1;
 	}

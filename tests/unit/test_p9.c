@@ -27,6 +27,7 @@
 #include <linux/openat2.h>
 
 #include "p9.h"
+#include "virtio_devs.h"
 #include "test.h"
 
 enum {
@@ -427,8 +428,13 @@ static bool openat2_missing(void)
 	return true;
 }
 
-/* false: failed or skipped (already reported) */
-static bool fx_start(struct fx *f, bool ro)
+/*
+ * false: failed or skipped (already reported). ro: a read-only share;
+ * otherwise flags as given (the pass-through tests take the guest's
+ * owners and set-id bits: P9_FX_PASS).
+ */
+#define P9_FX_PASS (P9_SHARE_SETID | (geteuid() == 0 ? P9_SHARE_OWNERS : 0))
+static bool fx_start_flags(struct fx *f, unsigned int flags)
 {
 	struct lkvm_err e;
 
@@ -452,7 +458,7 @@ static bool fx_start(struct fx *f, bool ro)
 		test_fail(__FILE__, __LINE__, "fixture setup failed");
 		goto fail;
 	}
-	if (p9_server_create(&f->s, f->share, ro, &e)) {
+	if (p9_server_create(&f->s, f->share, flags, &e)) {
 		test_fail(__FILE__, __LINE__, "p9_server_create: %s", e.msg);
 		goto fail;
 	}
@@ -468,6 +474,11 @@ fail:
 	free(f->resp);
 	rm_rf(f->base);
 	return false;
+}
+
+static bool fx_start(struct fx *f, bool ro)
+{
+	return fx_start_flags(f, (ro ? P9_SHARE_RO : 0) | P9_FX_PASS);
 }
 
 static void fx_end(struct fx *f)
@@ -2149,4 +2160,84 @@ P9_TEST(host_rename_race, false)
 	REQUIRE(!rename(sp(f, "d2"), sp(f, "d")));
 	CHECK_EQ_U64(call(f, T_LCREATE, "dsddd", 2, "x", L_RDWR | L_CREATE, 0644, 0), 0);
 	CHECK(exists(sp(f, "d/x")));
+}
+
+/*
+ * A default share (issue 20): the guest cannot plant set-id files for the
+ * host (bits dropped on create, mkdir, mknod and chmod) and cannot give
+ * files away (new entries are lkvm's; a chown is ignored).
+ */
+TEST(p9, default_share_drops_setid_and_owners)
+{
+	struct fx fx, *f = &fx;
+	struct stat st;
+	struct tq q;
+	uint32_t iounit;
+
+	if (!fx_start_flags(f, 0))
+		return;
+	umask(022);
+	CHECK_EQ_U64(call(f, T_ATTACH, "ddssd", 9, NOFID, "u", "", 4321), 0);
+	CHECK_EQ_U64(walk(f, 9, 1, ""), 0);
+	CHECK_EQ_U64(call(f, T_LCREATE, "dsddd", 1, "suid", L_RDWR | L_CREATE, 0106755, 0), 0);
+	REQUIRE(rget(f, "Qd", &q, &iounit));
+	REQUIRE(!lstat(sp(f, "suid"), &st));
+	CHECK_EQ_U64(st.st_mode & 07777, 0755);
+	CHECK_EQ_U64(st.st_uid, geteuid());
+	CHECK_EQ_U64(st.st_gid, getegid());
+	/* chmod u+s, g+s: dropped; the rest of the mode is taken */
+	CHECK_EQ_U64(walk(f, ROOT, 2, "suid"), 0);
+	CHECK_EQ_U64(setattr(f, 2, A_MODE, 0106711, 0, 0, 0, 0, 0, 0, 0), 0);
+	REQUIRE(!lstat(sp(f, "suid"), &st));
+	CHECK_EQ_U64(st.st_mode & 07777, 0711);
+	/* chown to root and to another user: ignored, not an error */
+	CHECK_EQ_U64(setattr(f, 2, A_UID | A_GID, 0, 0, 0, 0, 0, 0, 0, 0), 0);
+	CHECK_EQ_U64(setattr(f, 2, A_UID | A_GID | A_MODE, 04755, 1000, 2000, 0, 0, 0, 0, 0), 0);
+	REQUIRE(!lstat(sp(f, "suid"), &st));
+	CHECK_EQ_U64(st.st_uid, geteuid());
+	CHECK_EQ_U64(st.st_mode & 07777, 0755);
+	/* mkdir with set-gid, mknod with set-uid */
+	CHECK_EQ_U64(call(f, T_MKDIR, "dsdd", ROOT, "sgid", 042775, 4444), 0);
+	REQUIRE(!lstat(sp(f, "sgid"), &st));
+	CHECK_EQ_U64(st.st_mode & 07777, 0775);
+	CHECK_EQ_U64(st.st_gid, getegid());
+	CHECK_EQ_U64(call(f, T_MKNOD, "dsdddd", ROOT, "node", 0104755, 0, 0, 0), 0);
+	REQUIRE(!lstat(sp(f, "node"), &st));
+	CHECK_EQ_U64(st.st_mode & 07777, 0755);
+	fx_end(f);
+}
+
+/* setid: a trusted share keeps the bits the guest sets */
+TEST(p9, setid_share_keeps_bits)
+{
+	struct fx fx, *f = &fx;
+	struct stat st;
+
+	if (!fx_start_flags(f, P9_SHARE_SETID))
+		return;
+	umask(022);
+	CHECK_EQ_U64(call(f, T_MKNOD, "dsdddd", ROOT, "node", 0104755, 0, 0, 0), 0);
+	REQUIRE(!lstat(sp(f, "node"), &st));
+	CHECK_EQ_U64(st.st_mode & 07777, 04755);
+	fx_end(f);
+}
+
+TEST(p9, spec_options)
+{
+	struct lkvm_err e;
+	unsigned int flags;
+	char *dir, *tag;
+
+	REQUIRE(virtio_9p_parse_spec("/srv,share,ro,setid", &dir, &tag, &flags, &e) == 0);
+	CHECK_STR(dir, "/srv");
+	CHECK_STR(tag, "share");
+	CHECK_EQ_U64(flags, P9_SHARE_RO | P9_SHARE_SETID);
+	free(dir);
+	free(tag);
+	REQUIRE(virtio_9p_parse_spec("/srv,t,owners", &dir, &tag, &flags, &e) == 0);
+	CHECK_EQ_U64(flags, P9_SHARE_OWNERS);
+	free(dir);
+	free(tag);
+	CHECK(virtio_9p_parse_spec("/srv,t,suid", &dir, &tag, &flags, &e) < 0);
+	CHECK_CONTAINS(e.msg, "unknown option 'suid'");
 }
