@@ -935,14 +935,13 @@ int cmd_test(int argc, char **argv)
 			test_usage(stdout);
 			return 0;
 		case ':':
-			fprintf(stderr, "lkvm: option %s needs a value\n", argv[optind - 1]);
+			err_print("option %s needs a value", argv[optind - 1]);
 			return 2;
 		default:
 			if (optopt)
-				fprintf(stderr, "lkvm: unknown option -%c (see lkvm test --help)\n", optopt);
+				err_print("unknown option -%c (see lkvm test --help)", optopt);
 			else
-				fprintf(stderr, "lkvm: unknown option %s (see lkvm test --help)\n",
-					argv[optind - 1]);
+				err_print("unknown option %s (see lkvm test --help)", argv[optind - 1]);
 			return 2;
 		}
 	}
@@ -953,7 +952,7 @@ int cmd_test(int argc, char **argv)
 	file = argv[optind];
 	f = fopen(file, "r");
 	if (!f) {
-		fprintf(stderr, "lkvm: %s: %s\n", file, strerror(errno));
+		err_print("%s: %s", file, strerror(errno));
 		return 2;
 	}
 	r = matrix_parse(f, file, &m, &e);
@@ -969,7 +968,7 @@ int cmd_test(int argc, char **argv)
 			for (i = 0; i < m.n && strcmp(m.g[i].name, argv[c]); i++)
 				;
 			if (i == m.n) {
-				fprintf(stderr, "lkvm: %s: no guest named '%s'\n", file, argv[c]);
+				err_print("%s: no guest named '%s'", file, argv[c]);
 				matrix_free(&m);
 				return 2;
 			}

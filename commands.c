@@ -5,6 +5,7 @@
 
 #include "arch.h"
 #include "commands.h"
+#include "err.h"
 #include "run.h"
 #include "util.h"
 
@@ -75,6 +76,6 @@ int lkvm_main(int argc, char **argv, const char *version)
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
-	fprintf(stderr, "lkvm: unknown command '%s' (see lkvm help)\n", argv[1]);
+	err_print("unknown command '%s' (see lkvm help)", argv[1]);
 	return 1;
 }

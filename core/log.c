@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "err.h"
 #include "log.h"
 #include "util.h"
 
@@ -38,7 +39,7 @@ int log_parse_level(const char *s, enum log_level *out)
  */
 void log_msg(const struct logger *lg, enum log_level level, const char *fmt, ...)
 {
-	char buf[1024];
+	char buf[1024], raw[768];
 	va_list ap;
 	int n;
 
@@ -47,9 +48,10 @@ void log_msg(const struct logger *lg, enum log_level level, const char *fmt, ...
 	n = snprintf(buf, sizeof(buf), "lkvm: %s%s", level == LOG_ERROR ? "" : log_level_name(level),
 		     level == LOG_ERROR ? "" : ": ");
 	va_start(ap, fmt);
-	vsnprintf(buf + n, sizeof(buf) - n - 2, fmt, ap);
+	vsnprintf(raw, sizeof(raw), fmt, ap);
 	va_end(ap);
-	n = strlen(buf);
+	/* one message, one line: a guest- or user-supplied string is escaped */
+	n += err_escape(buf + n, sizeof(buf) - n - 2, raw);
 	if (lg->crlf)
 		buf[n++] = '\r';
 	buf[n++] = '\n';
