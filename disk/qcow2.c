@@ -20,6 +20,13 @@
  * is written in place. A bad one fails the request with -EIO (logged once),
  * never an access outside the file or our buffers.
  *
+ * Writes never land on metadata (qcow2_refcount.c keeps the map): a
+ * writable open refuses metadata that overlaps other metadata or has
+ * refcount 0; every allocation and every L2 entry a write, discard or
+ * write zeroes acts on is checked against the header, the L1 table, the L2
+ * tables, the refcount table and blocks. An overlap fails the request, sets
+ * the header's corrupt bit (v3) with one line, and every later write fails.
+ *
  * A write that needs a new cluster: the cluster's refcount is raised and
  * synced first (in batches, qcow2_refcount.c); a new L2 table is written
  * and synced before the L1 entry points to it; the data goes to the new
@@ -137,26 +144,42 @@ static int q2_rw_siov(struct qcow2 *q, int cnt, uint64_t off, size_t len, bool w
 	return 0;
 }
 
+static void q2_vlog(const struct qcow2 *q, const char *prefix, const char *fmt, va_list ap)
+{
+	char buf[1024];
+	int n;
+
+	n = snprintf(buf, sizeof(buf), "lkvm: disk %s: %s", q->d->path, prefix);
+	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
+		return;
+	vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	n = strlen(buf);
+	buf[n++] = '\n';
+	/* one write: the line stays whole between threads */
+	if (write(STDERR_FILENO, buf, n) < 0) {
+		/* nowhere to say it */
+	}
+}
+
+void q2_log(const struct qcow2 *q, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	q2_vlog(q, "", fmt, ap);
+	va_end(ap);
+}
+
 int q2_corrupt(struct qcow2 *q, const char *fmt, ...)
 {
-	char buf[640];
 	va_list ap;
-	int n;
 
 	if (q->warned)
 		return -EIO;
 	q->warned = true;
-	n = snprintf(buf, sizeof(buf), "lkvm: disk %s: corrupt qcow2 image: ", q->d->path);
-	if (n < 0 || (size_t)n >= sizeof(buf) - 2)
-		return -EIO;
 	va_start(ap, fmt);
-	vsnprintf(buf + n, sizeof(buf) - n - 1, fmt, ap);
+	q2_vlog(q, "corrupt qcow2 image: ", fmt, ap);
 	va_end(ap);
-	n = strlen(buf);
-	buf[n++] = '\n';
-	if (write(STDERR_FILENO, buf, n) < 0) {
-		/* nowhere to say it */
-	}
 	return -EIO;
 }
 
@@ -361,8 +384,14 @@ static void q2_compr_range(const struct qcow2 *q, uint64_t e, uint64_t *coff, ui
 	*sectors = ((e & ~(Q2_COPIED | Q2_COMPRESSED)) >> x) + 1;
 }
 
-/* What an L2 entry is (enum q2_kind), or -EIO; *host: its host offset */
-static int q2_kind(struct qcow2 *q, uint64_t e, uint64_t *host)
+/*
+ * What an L2 entry is (enum q2_kind), or -EIO; *host: its host offset.
+ * wr: NULL for a read, else what the caller is about to do with the entry's
+ * cluster (write into it, free it, keep it): an entry pointing into any
+ * metadata is then an overlap, which marks the image corrupt. A read only
+ * fails on the header and the tables, as it always did.
+ */
+static int q2_kind(struct qcow2 *q, uint64_t e, uint64_t *host, const char *wr)
 {
 	uint64_t off;
 
@@ -371,10 +400,13 @@ static int q2_kind(struct qcow2 *q, uint64_t e, uint64_t *host)
 		uint64_t sectors;
 
 		q2_compr_range(q, e, host, &sectors);
-		if ((e & Q2_COPIED) || *host < q->cs || *host >= q->file_size ||
+		if ((e & Q2_COPIED) || (!wr && *host < q->cs) || *host >= q->file_size ||
 		    *host >= Q2_MAX_HOST)
 			return q2_corrupt(q, "bad compressed cluster entry %#llx",
 					  (unsigned long long)e);
+		/* freeing it drops the refcounts of every cluster it touches */
+		if (wr && q2_overlap_check(q, wr, *host & ~511ULL, sectors * 512, 0))
+			return -EIO;
 		return Q2_COMPR;
 	}
 	if (e & Q2_L2_RESERVED)
@@ -384,9 +416,11 @@ static int q2_kind(struct qcow2 *q, uint64_t e, uint64_t *host)
 		if (q->version < 3)
 			return q2_corrupt(q, "zero cluster entry %#llx in a version 2 image",
 					  (unsigned long long)e);
-		if (off % q->cs || (off && q2_is_fixed_meta(q, off)))
+		if (off % q->cs || (off && !wr && q2_is_fixed_meta(q, off)))
 			return q2_corrupt(q, "zero cluster entry %#llx preallocates a bad cluster",
 					  (unsigned long long)e);
+		if (off && wr && q2_overlap_check(q, wr, off, q->cs, 0))
+			return -EIO;
 		*host = off;
 		return Q2_ZEROES;
 	}
@@ -396,9 +430,11 @@ static int q2_kind(struct qcow2 *q, uint64_t e, uint64_t *host)
 					  (unsigned long long)e);
 		return Q2_UNALLOC;
 	}
-	if (off % q->cs || off >= q->file_size || q2_is_fixed_meta(q, off))
+	if (off % q->cs || off >= q->file_size || (!wr && q2_is_fixed_meta(q, off)))
 		return q2_corrupt(q, "L2 entry %#llx points outside the file or into metadata",
 				  (unsigned long long)e);
+	if (wr && q2_overlap_check(q, wr, off, q->cs, 0))
+		return -EIO;
 	*host = off;
 	return Q2_DATA;
 }
@@ -488,7 +524,7 @@ static int q2_read_locked(struct qcow2 *q, uint64_t off, const struct iovec *iov
 		r = q2_lookup(q, goff >> q->cluster_bits, &e, &l2off);
 		if (r)
 			return r;
-		kind = q2_kind(q, e, &host);
+		kind = q2_kind(q, e, &host, NULL);
 		switch (kind) {
 		case Q2_UNALLOC:
 			r = q2_read_backing(q, goff, iov, n, pos, chunk);
@@ -511,7 +547,7 @@ static int q2_read_locked(struct qcow2 *q, uint64_t off, const struct iovec *iov
 
 				gcl++;
 				if (q2_lookup(q, gcl, &e2, &l2b) || l2b != l2off ||
-				    q2_kind(q, e2, &h2) != Q2_DATA || h2 != next_host)
+				    q2_kind(q, e2, &h2, NULL) != Q2_DATA || h2 != next_host)
 					break;
 				chunk += MIN(q->cs, len - pos - chunk);
 				next_host += q->cs;
@@ -612,7 +648,10 @@ static int q2_l2_for_write(struct qcow2 *q, uint64_t l1i, uint64_t *l2off)
 		*l2off = off;
 		return 0;
 	}
-	r = q2_alloc_cluster(q, &off);
+	/* room in the metadata map first: a table it misses would be fair game for data */
+	r = q2_set_reserve(&q->l2s, 1);
+	if (!r)
+		r = q2_alloc_cluster(q, &off);
 	if (r)
 		return r;
 	/*
@@ -631,6 +670,7 @@ static int q2_l2_for_write(struct qcow2 *q, uint64_t l1i, uint64_t *l2off)
 		q2_unget_cluster(q, off);
 		return r;
 	}
+	q2_set_add(&q->l2s, off >> q->cluster_bits);
 	*l2off = off;
 	return 0;
 }
@@ -702,7 +742,7 @@ static int q2_write_cluster(struct qcow2 *q, uint64_t goff, const struct iovec *
 	if (r)
 		return r;
 	e = q2_get64(t + 8 * idx);
-	kind = q2_kind(q, e, &host);
+	kind = q2_kind(q, e, &host, "guest write");
 	if (kind < 0)
 		return kind;
 	if (kind == Q2_DATA || (kind == Q2_ZEROES && host)) {
@@ -794,7 +834,8 @@ static int q2_writev(struct disk *d, uint64_t off, const struct iovec *iov, int 
 	if (!q2_in_range(d, off, len))
 		return -EIO;
 	pthread_mutex_lock(&q->lock);
-	r = q2_write_locked(q, off, iov, n, len);
+	/* marked corrupt: "must not be written to" (the spec's incompatible bit 1) */
+	r = q->corrupt ? -EIO : q2_write_locked(q, off, iov, n, len);
 	pthread_mutex_unlock(&q->lock);
 	return r;
 }
@@ -828,7 +869,7 @@ static int q2_unmap_cluster(struct qcow2 *q, uint64_t gcl, bool zero, bool keep)
 	r = q2_lookup(q, gcl, &e, &l2off);
 	if (r)
 		return r;
-	kind = q2_kind(q, e, &host);
+	kind = q2_kind(q, e, &host, zero ? "guest write of zeroes" : "guest discard");
 	if (kind < 0)
 		return kind;
 	if (kind == Q2_UNALLOC && (!zero || !q->backing))
@@ -897,7 +938,7 @@ static int q2_discard(struct disk *d, uint64_t off, uint64_t len)
 		return -EIO;
 	pthread_mutex_lock(&q->lock);
 	/* advisory: whole clusters only; v3 keeps a backing file's data hidden */
-	r = q2_for_clusters(q, off, len, q->version >= 3, false, false);
+	r = q->corrupt ? -EIO : q2_for_clusters(q, off, len, q->version >= 3, false, false);
 	pthread_mutex_unlock(&q->lock);
 	return r;
 }
@@ -912,7 +953,7 @@ static int q2_write_zeroes(struct disk *d, uint64_t off, uint64_t len, bool may_
 	if (!q2_in_range(d, off, len))
 		return -EIO;
 	pthread_mutex_lock(&q->lock);
-	r = q2_for_clusters(q, off, len, true, !may_unmap, true);
+	r = q->corrupt ? -EIO : q2_for_clusters(q, off, len, true, !may_unmap, true);
 	pthread_mutex_unlock(&q->lock);
 	return r;
 }
@@ -925,6 +966,8 @@ static void q2_free(struct qcow2 *q)
 		inflateEnd(&q->zs);
 	q2_cache_free(&q->l2c);
 	q2_cache_free(&q->rbc);
+	q2_set_free(&q->l2s);
+	q2_set_free(&q->rbs);
 	free(q->l1);
 	free(q->rt);
 	free(q->frees);
@@ -946,7 +989,7 @@ static void q2_close(struct disk *d)
 	if (!q)
 		return;
 	if (!q->ro) {
-		/* nothing is lost by an error here: at worst clusters leak */
+		/* nothing is lost by an error here: at worst clusters leak (all, if corrupt) */
 		if (!q2_sync(q))
 			q2_apply_frees(q, true);
 		q2_release_pool(q);
@@ -1125,6 +1168,7 @@ static int q2_parse_header(struct qcow2 *q, struct q2_hdr *h, struct lkvm_err *e
 		    memchr(b + h->backing_off, 0, h->backing_len))
 			return err_set(e, "disk %s: qcow2 backing file name is invalid", path);
 	}
+	q->incompat = h->incompat;
 	q->d->size = h->size;
 	return 0;
 }
@@ -1256,6 +1300,9 @@ int disk_qcow2_open(struct disk *d, const struct disk_opts *opts, unsigned int d
 	r = q2_parse_header(q, &h, e);
 	if (!r)
 		r = q2_load_tables(q, e);
+	/* before anything is written, the header's autoclear bits included */
+	if (!r && !q->ro)
+		r = q2_meta_init(q, e);
 	if (r)
 		goto fail;
 	if (q2_cache_init(&q->l2c, Q2_CACHE_L2, q->cs) || q2_cache_init(&q->rbc, Q2_CACHE_RB, q->cs)) {

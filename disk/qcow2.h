@@ -48,6 +48,7 @@ static inline void q2_put64(uint8_t *p, uint64_t v)
 
 #define Q2_MAGIC 0x514649fbu
 #define Q2_HDR_RT_OFFSET 48 /* refcount_table_offset (8) then refcount_table_clusters (4) */
+#define Q2_HDR_INCOMPAT 72
 #define Q2_HDR_AUTOCLEAR 88
 
 #define Q2_INCOMPAT_DIRTY (1ULL << 0)
@@ -71,6 +72,19 @@ static inline void q2_put64(uint8_t *p, uint64_t v)
 #define Q2_CACHE_RB 8
 #define Q2_POOL 32      /* clusters reserved per refcount barrier */
 #define Q2_FREES_MAX 4096 /* pending refcount decrements before a forced barrier */
+
+/* metadata kinds, for the overlap checks (a mask: the kinds to ignore) */
+#define Q2_META_HEADER (1u << 0)
+#define Q2_META_L1 (1u << 1)
+#define Q2_META_L2 (1u << 2)
+#define Q2_META_RT (1u << 3)
+#define Q2_META_RB (1u << 4)
+
+/* cluster indexes, sorted, no duplicates */
+struct q2_set {
+	uint64_t *v;
+	size_t n, cap;
+};
 
 struct q2_cache {
 	unsigned int nr;
@@ -101,6 +115,16 @@ struct qcow2 {
 	uint64_t rt_entries;
 	uint64_t *rt;          /* host order */
 
+	/*
+	 * writable opens: the clusters of every active L2 table and refcount
+	 * block, so that no allocation or data write lands on metadata (with the
+	 * header, L1 and refcount table, whose places are known)
+	 */
+	struct q2_set l2s;
+	struct q2_set rbs;
+	uint64_t incompat;     /* the header's incompatible features */
+	bool corrupt;          /* a write would have hit metadata: no more writes */
+
 	struct q2_cache l2c;   /* L2 tables, big-endian as on disk */
 	struct q2_cache rbc;   /* refcount blocks */
 
@@ -130,6 +154,8 @@ int q2_pwrite(struct qcow2 *q, const void *buf, size_t len, uint64_t off);
 int q2_sync(struct qcow2 *q);
 /* logs (once per image) why a request fails with -EIO */
 int q2_corrupt(struct qcow2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* one line "lkvm: disk PATH: ..." on stderr */
+void q2_log(const struct qcow2 *q, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 int q2_cache_init(struct q2_cache *c, unsigned int nr, uint64_t cs);
 void q2_cache_free(struct q2_cache *c);
@@ -149,5 +175,28 @@ void q2_free_later(struct qcow2 *q, uint64_t off, uint64_t len);
 int q2_apply_frees(struct qcow2 *q, bool synced);
 /* close: back to refcount 0 for the reserved, unused clusters */
 int q2_release_pool(struct qcow2 *q);
+
+/* the metadata map: cluster sets */
+int q2_set_reserve(struct q2_set *s, size_t more);
+/* after q2_set_reserve: cannot fail */
+void q2_set_add(struct q2_set *s, uint64_t cl);
+void q2_set_free(struct q2_set *s);
+/*
+ * The metadata (a Q2_META_* kind, none in ign) that a cluster of
+ * [off, off + len) holds, 0 if none; *at: where that metadata starts.
+ */
+unsigned int q2_meta_find(const struct qcow2 *q, uint64_t off, uint64_t len, unsigned int ign,
+			  uint64_t *at);
+/*
+ * Before what (e.g. "guest write") touches [off, off + len): 0, or if that
+ * is metadata, the image is marked corrupt, one line says so and -EIO.
+ */
+int q2_overlap_check(struct qcow2 *q, const char *what, uint64_t off, uint64_t len,
+		     unsigned int ign);
+/*
+ * Writable open: builds the map; refuses (one line in e) metadata that
+ * overlaps other metadata or has refcount 0, which the allocator would hand out.
+ */
+int q2_meta_init(struct qcow2 *q, struct lkvm_err *e);
 
 #endif

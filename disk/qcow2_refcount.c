@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * qcow2 refcounts and cluster allocation (widths 1 to 64 bits).
+ * qcow2 refcounts and cluster allocation (widths 1 to 64 bits), and the
+ * metadata map that keeps allocations and writes off the metadata.
  *
  * Ordering, so that a crash (process kill or power loss) never leaves a
  * reference to a cluster whose refcount is lower than the references:
@@ -136,11 +137,6 @@ static int rc_dec(struct qcow2 *q, uint64_t cl)
 	return 0;
 }
 
-static bool range_overlaps(uint64_t a, uint64_t alen, uint64_t b, uint64_t blen)
-{
-	return a < b + blen && b < a + alen;
-}
-
 /*
  * Refcount blocks for range k (refcounts of clusters [k * rb_entries, ...)),
  * which has none, so every cluster in it is free: the block goes to the
@@ -157,13 +153,15 @@ static int rc_new_blocks(struct qcow2 *q, uint64_t k)
 
 	if (c0 > Q2_MAX_HOST / cs)
 		return -ENOSPC;
-	if (!c0 || range_overlaps(c0 * cs, cs, q->l1_off, (uint64_t)q->l1_size * 8) ||
-	    range_overlaps(c0 * cs, cs, q->rt_off, (uint64_t)q->rt_clusters * cs))
-		return q2_corrupt(q, "refcount table entry %llu is empty, but its clusters are in use",
-				  (unsigned long long)k);
 	if (k < q->rt_entries) {
 		size_t boff, blen;
 
+		/* no refcount block, so nothing in the range is in use: unless metadata is */
+		r = q2_overlap_check(q, "new refcount block", c0 * cs, cs, 0);
+		if (!r)
+			r = q2_set_reserve(&q->rbs, 1);
+		if (r)
+			return r;
 		r = q2_cache_get(q, &q->rbc, c0 * cs, true, &b);
 		if (r)
 			return r;
@@ -180,6 +178,7 @@ static int rc_new_blocks(struct qcow2 *q, uint64_t k)
 			return r;
 		}
 		q->rt[k] = c0 * cs;
+		q2_set_add(&q->rbs, c0);
 		return 0;
 	}
 
@@ -197,6 +196,11 @@ static int rc_new_blocks(struct qcow2 *q, uint64_t k)
 	}
 	if (nt * cs > Q2_MAX_RT_BYTES || c0 + nb + nt > Q2_MAX_HOST / cs)
 		return -ENOSPC;
+	r = q2_overlap_check(q, "new refcount table", c0 * cs, (nb + nt) * cs, 0);
+	if (!r)
+		r = q2_set_reserve(&q->rbs, nb);
+	if (r)
+		return r;
 	blocks = calloc(nb, cs);
 	table = calloc(nt, cs);
 	rt = calloc(ne, sizeof(*rt));
@@ -234,6 +238,8 @@ static int rc_new_blocks(struct qcow2 *q, uint64_t k)
 	q->rt_entries = ne;
 	q->rt_off = (c0 + nb) * cs;
 	q->rt_clusters = (uint32_t)nt;
+	for (i = 0; i < nb; i++)
+		q2_set_add(&q->rbs, c0 + i);
 	/* the header no longer points to the old table */
 	for (i = 0; i < old_clusters && !r; i++)
 		r = rc_dec(q, old_off / cs + i);
@@ -273,6 +279,13 @@ static int rc_alloc_one(struct qcow2 *q, uint64_t *out)
 			continue;
 		}
 		cl = k * rbe + i;
+		/*
+		 * free by its refcount, yet metadata: handed out, it would take
+		 * guest data (over the header: a backing file of the guest's choice)
+		 */
+		r = q2_overlap_check(q, "cluster allocation", cl * q->cs, q->cs, 0);
+		if (r)
+			return r;
 		r = rc_set(q, cl, 1);
 		if (r)
 			return r;
@@ -295,7 +308,8 @@ int q2_alloc_cluster(struct qcow2 *q, uint64_t *off)
 				break;
 			q->pool[n++] = cl;
 		}
-		if (!n)
+		/* an overlap fails this request too, not only the later ones */
+		if (!n || q->corrupt)
 			return r;
 		/* the refcounts are durable before anything points to these */
 		r = q2_sync(q);
@@ -347,7 +361,8 @@ int q2_apply_frees(struct qcow2 *q, bool synced)
 	size_t i;
 	int r;
 
-	if (!q->nr_frees)
+	/* marked corrupt: no more refcount updates; the clusters leak until the repair */
+	if (!q->nr_frees || q->corrupt)
 		return 0;
 	/* the writes that dropped these references are durable first */
 	if (!synced) {
@@ -366,11 +381,322 @@ int q2_release_pool(struct qcow2 *q)
 {
 	int r = 0, r2;
 
+	if (q->corrupt)
+		return 0;
 	while (q->pool_n) {
 		r2 = rc_dec(q, q->pool[q->pool_head++]);
 		q->pool_n--;
 		if (r2 && !r)
 			r = r2;
 	}
+	return r;
+}
+
+/*
+ * ---- the metadata map ----
+ *
+ * A write of guest data onto metadata hands the image to the guest: over
+ * the header it names any host file as the backing file, which the next
+ * open serves it; over a table it maps guest clusters anywhere in the file.
+ * Refcounts alone do not prevent it: a metadata cluster whose refcount is 0
+ * (or that an L2 entry names as data) looks free or like data. So, as
+ * QEMU's overlap checks do, every allocation and every data write (and
+ * free) is checked against the metadata: the header, the L1 table and the
+ * refcount table, whose places the header gives, and the L2 tables and
+ * refcount blocks, kept as sorted sets of clusters, built at a writable
+ * open and added to as they are allocated (neither is ever freed). A check
+ * is two binary searches and a few compares, never a scan.
+ *
+ * Internal snapshots make an image read-only for lkvm (qcow2.c), so a
+ * writable image has no snapshot table and no inactive L1 or L2 tables.
+ */
+
+/* the index of the first member >= cl (s->n if none); a conditional move per step */
+static size_t set_lower_bound(const struct q2_set *s, uint64_t cl)
+{
+	const uint64_t *base = s->v;
+	size_t n = s->n;
+
+	if (!n)
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
+
+		base = base[half] < cl ? base + half : base;
+		n -= half;
+	}
+	return base - s->v + (*base < cl);
+}
+
+int q2_set_reserve(struct q2_set *s, size_t more)
+{
+	size_t cap;
+	uint64_t *v;
+
+	if (s->cap - s->n >= more)
+		return 0;
+	cap = MAX(MAX(s->cap * 2, s->n + more), (size_t)64);
+	v = realloc(s->v, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	s->v = v;
+	s->cap = cap;
+	return 0;
+}
+
+void q2_set_add(struct q2_set *s, uint64_t cl)
+{
+	size_t i = set_lower_bound(s, cl);
+
+	if (i < s->n && s->v[i] == cl)
+		return;
+	/* callers reserve first; without room the set would miss metadata */
+	if (s->n == s->cap && q2_set_reserve(s, 1))
+		return;
+	/* new tables mostly go past the old ones: a short move */
+	memmove(s->v + i + 1, s->v + i, (s->n - i) * sizeof(*s->v));
+	s->v[i] = cl;
+	s->n++;
+}
+
+void q2_set_free(struct q2_set *s)
+{
+	free(s->v);
+	memset(s, 0, sizeof(*s));
+}
+
+/* the first member of s in clusters [first, last] */
+static bool set_hit(const struct q2_set *s, uint64_t first, uint64_t last, uint64_t *cl)
+{
+	size_t i = set_lower_bound(s, first);
+
+	if (i == s->n || s->v[i] > last)
+		return false;
+	*cl = s->v[i];
+	return true;
+}
+
+/* clusters [a, a + n) meet clusters [first, last] */
+static bool clusters_meet(uint64_t a, uint64_t n, uint64_t first, uint64_t last)
+{
+	return n && a <= last && first < a + n;
+}
+
+static uint64_t l1_clusters(const struct qcow2 *q)
+{
+	return ((uint64_t)q->l1_size * 8 + q->cs - 1) >> q->cluster_bits;
+}
+
+unsigned int q2_meta_find(const struct qcow2 *q, uint64_t off, uint64_t len, unsigned int ign,
+			  uint64_t *at)
+{
+	unsigned int cb = q->cluster_bits;
+	uint64_t first = off >> cb, last, cl;
+
+	if (!len)
+		return 0;
+	last = (off + len - 1) >> cb;
+	/* whole clusters: the rest of a table's last cluster is refcounted with it */
+	if (!(ign & Q2_META_HEADER) && !first) {
+		*at = 0;
+		return Q2_META_HEADER;
+	}
+	if (!(ign & Q2_META_L1) && clusters_meet(q->l1_off >> cb, l1_clusters(q), first, last)) {
+		*at = q->l1_off;
+		return Q2_META_L1;
+	}
+	if (!(ign & Q2_META_RT) && clusters_meet(q->rt_off >> cb, q->rt_clusters, first, last)) {
+		*at = q->rt_off;
+		return Q2_META_RT;
+	}
+	if (!(ign & Q2_META_L2) && set_hit(&q->l2s, first, last, &cl)) {
+		*at = cl << cb;
+		return Q2_META_L2;
+	}
+	if (!(ign & Q2_META_RB) && set_hit(&q->rbs, first, last, &cl)) {
+		*at = cl << cb;
+		return Q2_META_RB;
+	}
+	return 0;
+}
+
+static const char *meta_name(unsigned int kind)
+{
+	switch (kind) {
+	case Q2_META_HEADER:
+		return "header";
+	case Q2_META_L1:
+		return "L1 table";
+	case Q2_META_L2:
+		return "L2 table";
+	case Q2_META_RT:
+		return "refcount table";
+	default:
+		return "refcount block";
+	}
+}
+
+int q2_overlap_check(struct qcow2 *q, const char *what, uint64_t off, uint64_t len,
+		     unsigned int ign)
+{
+	const char *path = q->d->path;
+	unsigned int kind;
+	uint64_t at, v;
+	uint8_t b[8];
+	int r;
+
+	kind = q2_meta_find(q, off, len, ign, &at);
+	if (!kind)
+		return 0;
+	if (q->corrupt)
+		return -EIO;
+	/* this request fails, and so does every later write */
+	q->corrupt = true;
+	q->warned = true;
+	if (q->version < 3) {
+		q2_log(q, "%s at host offset %#llx refused: it overlaps the qcow2 %s at %#llx; a version 2 image has no corrupt flag: repair it with `qemu-img check -r all %s` before writing to it again",
+		       what, (unsigned long long)off, meta_name(kind), (unsigned long long)at,
+		       path);
+		return -EIO;
+	}
+	/* incompatible bit 1: "the image must not be written to", until repaired */
+	v = q->incompat | Q2_INCOMPAT_CORRUPT;
+	q2_put64(b, v);
+	r = q2_pwrite(q, b, sizeof(b), Q2_HDR_INCOMPAT);
+	if (!r)
+		r = q2_sync(q);
+	if (!r)
+		q->incompat = v;
+	q2_log(q, "%s at host offset %#llx refused: it overlaps the qcow2 %s at %#llx; %s%s%s: repair it with `qemu-img check -r all %s`",
+	       what, (unsigned long long)off, meta_name(kind), (unsigned long long)at,
+	       r ? "marking the image corrupt failed (" : "the image is marked corrupt",
+	       r ? strerror(-r) : "", r ? ")" : "", path);
+	return -EIO;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* s = the clusters of the nonzero offsets v[0..n) in the file, sorted; *dup: one named twice */
+static int set_build(struct qcow2 *q, struct q2_set *s, const uint64_t *v, size_t n,
+		     uint64_t mask, uint64_t *dup)
+{
+	size_t i, m = 0;
+	int r;
+
+	*dup = 0;
+	for (i = 0; i < n; i++)
+		m += !!(v[i] & mask);
+	r = q2_set_reserve(s, m);
+	if (r)
+		return r;
+	for (i = 0; i < n; i++) {
+		uint64_t off = v[i] & mask;
+
+		/* one that is not a cluster in the file is never used (reads and writes fail) */
+		if (off && !(off % q->cs) && off <= q->file_size && q->file_size - off >= q->cs)
+			s->v[s->n++] = off >> q->cluster_bits;
+	}
+	if (s->n > 1)
+		qsort(s->v, s->n, sizeof(*s->v), cmp_u64);
+	for (i = 1; i < s->n; i++)
+		if (s->v[i] == s->v[i - 1])
+			*dup = s->v[i] << q->cluster_bits;
+	return 0;
+}
+
+/* refcounts for q2_meta_init: one block at a time, read past the cache */
+struct rc_scan {
+	uint8_t *buf;
+	uint64_t k; /* the block in buf; UINT64_MAX: none */
+};
+
+static int scan_rc(struct qcow2 *q, struct rc_scan *s, uint64_t cl, uint64_t *rc)
+{
+	uint64_t k = cl / q->rb_entries;
+	int r;
+
+	*rc = 0;
+	if (k >= q->rt_entries || !q->rt[k])
+		return 0;
+	if (s->k != k) {
+		s->k = UINT64_MAX;
+		r = q2_pread(q, s->buf, q->cs, q->rt[k]);
+		if (r)
+			return r;
+		s->k = k;
+	}
+	*rc = rb_get(q, s->buf, cl % q->rb_entries);
+	return 0;
+}
+
+/* clusters [cl, cl + n) of metadata kind have a refcount, else one line in e */
+static int meta_counted(struct qcow2 *q, struct rc_scan *s, uint64_t cl, uint64_t n,
+			unsigned int kind, struct lkvm_err *e)
+{
+	const char *path = q->d->path;
+	uint64_t i, rc;
+	int r;
+
+	for (i = 0; i < n; i++) {
+		r = scan_rc(q, s, cl + i, &rc);
+		if (r)
+			return err_errno(e, -r, "disk %s: cannot read a qcow2 refcount block", path);
+		if (!rc)
+			return err_set(e, "disk %s: the qcow2 %s cluster at %#llx has refcount 0, so it could be allocated as data; repair the image with `qemu-img check -r all %s` or open it ,ro",
+				       path, meta_name(kind),
+				       (unsigned long long)((cl + i) << q->cluster_bits), path);
+	}
+	return 0;
+}
+
+int q2_meta_init(struct qcow2 *q, struct lkvm_err *e)
+{
+	const char *path = q->d->path;
+	unsigned int cb = q->cluster_bits, kind;
+	struct rc_scan s = { .k = UINT64_MAX };
+	uint64_t dup, at;
+	size_t i;
+	int r;
+
+	/* the L2 tables every L1 entry names, the refcount blocks the table names */
+	r = set_build(q, &q->l2s, q->l1, q->l1_size, Q2_OFFSET_MASK, &dup);
+	if (r)
+		return err_set(e, "out of memory");
+	if (dup)
+		return err_set(e, "disk %s: two qcow2 L1 entries name the L2 table at %#llx; repair the image with `qemu-img check -r all %s` or open it ,ro",
+			       path, (unsigned long long)dup, path);
+	r = set_build(q, &q->rbs, q->rt, q->rt_entries, ~0ULL, &dup);
+	if (r)
+		return err_set(e, "out of memory");
+	if (dup)
+		return err_set(e, "disk %s: two qcow2 refcount table entries name the block at %#llx; repair the image with `qemu-img check -r all %s` or open it ,ro",
+			       path, (unsigned long long)dup, path);
+	/* no table on another (the header, L1 and refcount table were checked at load) */
+	for (i = 0; i < q->l2s.n; i++) {
+		kind = q2_meta_find(q, q->l2s.v[i] << cb, q->cs, Q2_META_L2, &at);
+		if (kind)
+			return err_set(e, "disk %s: the qcow2 L2 table at %#llx overlaps the %s at %#llx; repair the image with `qemu-img check -r all %s` or open it ,ro",
+				       path, (unsigned long long)(q->l2s.v[i] << cb),
+				       meta_name(kind), (unsigned long long)at, path);
+	}
+	/* a metadata cluster of refcount 0 is one the allocator would hand out */
+	s.buf = malloc(q->cs);
+	if (!s.buf)
+		return err_set(e, "out of memory");
+	r = meta_counted(q, &s, 0, 1, Q2_META_HEADER, e);
+	if (!r)
+		r = meta_counted(q, &s, q->l1_off >> cb, l1_clusters(q), Q2_META_L1, e);
+	if (!r)
+		r = meta_counted(q, &s, q->rt_off >> cb, q->rt_clusters, Q2_META_RT, e);
+	for (i = 0; !r && i < q->l2s.n; i++)
+		r = meta_counted(q, &s, q->l2s.v[i], 1, Q2_META_L2, e);
+	for (i = 0; !r && i < q->rbs.n; i++)
+		r = meta_counted(q, &s, q->rbs.v[i], 1, Q2_META_RB, e);
+	free(s.buf);
 	return r;
 }

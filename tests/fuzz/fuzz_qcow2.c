@@ -10,15 +10,22 @@
  * op: kind[1] x[1] len[2] off[8], I/O as virtio-blk issues it (bounded
  * like blk.c bounds it). The image is written to the scratch directory,
  * next to base.raw and base.qcow2, which it may name as its backing file.
+ *
+ * Besides the I/O results: the header cluster never takes guest data (over
+ * it, a guest names any host file as the backing file), and once lkvm has
+ * marked the image corrupt no write, discard or write zeroes succeeds.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
+#include <unistd.h>
 
 #include "disk.h"
 #include "fuzz_common.h"
+#include "util.h"
 
 #define QF_MAX_OPS 32
 #define QF_MAX_DWZ (1ULL << 31) /* blk.c: BLK_MAX_DWZ_SECTORS * 512 */
@@ -81,6 +88,57 @@ static int qf_rw(struct disk *d, bool wr, uint64_t off, size_t len, uint8_t x)
 	return r;
 }
 
+static uint32_t qf_be32(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* the first len bytes of path into buf (the file never shrinks) */
+static void qf_read(const char *path, uint8_t *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	FZ_ASSERT(fd >= 0);
+	FZ_ASSERT(pread(fd, buf, len, 0) == (ssize_t)len);
+	close(fd);
+}
+
+/* a v3 image that lkvm has marked corrupt (incompatible feature bit 1) since img */
+static bool qf_marked(const char *path, const uint8_t *img)
+{
+	uint8_t hdr[80];
+
+	qf_read(path, hdr, sizeof(hdr));
+	return (hdr[79] & 2) && !(img[79] & 2);
+}
+
+/*
+ * The header cluster as the input had it, but for what lkvm writes there:
+ * the refcount table's place (it grows), and in v3 the corrupt bit and the
+ * autoclear bits (cleared).
+ */
+static void qf_header_kept(const char *path, const uint8_t *img, size_t n)
+{
+	size_t len = MIN(n, (size_t)1 << qf_be32(img + 20)), i;
+	bool v3 = qf_be32(img + 4) == 3;
+	uint8_t *now = malloc(len);
+
+	if (!now)
+		return;
+	qf_read(path, now, len);
+	for (i = 0; i < len; i++) {
+		if (i >= 48 && i < 60)
+			continue;
+		if (v3 && i >= 72 && i < 80)
+			FZ_ASSERT(now[i] == img[i] || (i == 79 && now[i] == (img[i] | 2)));
+		else if (v3 && i >= 88 && i < 96)
+			FZ_ASSERT(now[i] == img[i] || !now[i]);
+		else
+			FZ_ASSERT(now[i] == img[i]);
+	}
+	free(now);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	qf_base_files();
@@ -99,6 +157,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	char path[256];
 	uint64_t size0;
 	unsigned int i;
+	bool writable, v3, marked = false;
 
 	if (in.n < (size_t)nops * 12)
 		nops = in.n / 12;
@@ -117,6 +176,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	 */
 	if (strcmp(d->ops->name, "qcow2"))
 		nops = 0;
+	/* a qcow2 image lkvm opened has its whole header (past byte 100 if v3) */
+	writable = !opts.ro && !strcmp(d->ops->name, "qcow2");
+	v3 = writable && qf_be32(in.p + 4) == 3;
 	for (i = 0; i < nops; i++) {
 		uint64_t off, len;
 		int r = 0;
@@ -149,8 +211,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* 0 or a negative errno, nothing else */
 		FZ_ASSERT(r <= 0 && r > -4096);
 		FZ_ASSERT(d->size == size0);
+		/* marked corrupt: "must not be written to" */
+		if (marked && op[0] % OP_COUNT != OP_READ && op[0] % OP_COUNT != OP_FLUSH)
+			FZ_ASSERT(r);
+		if (v3 && !marked)
+			marked = qf_marked(path, in.p);
 	}
 	disk_close(d);
+	if (writable)
+		qf_header_kept(path, in.p, in.n);
 out:
 	fz_fd_check(fds);
 	return 0;

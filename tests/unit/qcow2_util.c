@@ -177,6 +177,48 @@ bool q2t_put_be32(const char *path, uint64_t off, uint32_t v)
 	return rw_at(path, off, b, 4, true);
 }
 
+uint16_t q2t_get_be16(const char *path, uint64_t off)
+{
+	return (uint16_t)(q2t_get_be64(path, off) >> 48);
+}
+
+bool q2t_put_be16(const char *path, uint64_t off, uint16_t v)
+{
+	uint8_t b[2] = { v >> 8, v };
+
+	return rw_at(path, off, b, 2, true);
+}
+
+uint64_t q2t_rc16_at(const char *path, uint64_t off)
+{
+	uint64_t cs = 1ULL << q2t_get_be32(path, 20), per_block = cs / 2, cl = off / cs;
+	uint64_t rb = q2t_get_be64(path, q2t_get_be64(path, 48) + 8 * (cl / per_block));
+
+	return rb + 2 * (cl % per_block);
+}
+
+int q2t_stderr_to(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644), saved;
+
+	fflush(stderr);
+	saved = dup(STDERR_FILENO);
+	if (fd >= 0) {
+		dup2(fd, STDERR_FILENO);
+		close(fd);
+	}
+	return saved;
+}
+
+void q2t_stderr_back(int saved)
+{
+	fflush(stderr);
+	if (saved >= 0) {
+		dup2(saved, STDERR_FILENO);
+		close(saved);
+	}
+}
+
 bool q2t_read_disk(struct disk *d, uint8_t *buf, uint64_t len)
 {
 	uint64_t off = 0;

@@ -24,6 +24,14 @@ uint64_t q2t_get_be64(const char *path, uint64_t off);
 uint32_t q2t_get_be32(const char *path, uint64_t off);
 bool q2t_put_be64(const char *path, uint64_t off, uint64_t v);
 bool q2t_put_be32(const char *path, uint64_t off, uint32_t v);
+uint16_t q2t_get_be16(const char *path, uint64_t off);
+bool q2t_put_be16(const char *path, uint64_t off, uint16_t v);
+/* Where the 16-bit refcount of the cluster at off is (qemu-img's default refcount_bits). */
+uint64_t q2t_rc16_at(const char *path, uint64_t off);
+
+/* Sends stderr to path (what lkvm logs, to look at); the old stderr for q2t_stderr_back. */
+int q2t_stderr_to(const char *path);
+void q2t_stderr_back(int saved);
 
 /* The whole virtual disk through d's ops, in odd-sized iovecs. */
 bool q2t_read_disk(struct disk *d, uint8_t *buf, uint64_t len);

@@ -933,9 +933,11 @@ TEST(qcow2, hostile_l2_entry_unaligned_or_into_metadata)
 	if (hostile_init(&h, NULL)) {
 		CHECK(q2t_put_be64(h.img, h.l2_off, (1ULL << 63) | (h.data_off + 512)));
 		expect_eio(&h, true, __LINE__);
-		/* onto the header, the L1 table */
+		/* onto the header, the L1 table: the write marks the image corrupt */
 		CHECK(q2t_put_be64(h.img, h.l2_off, (1ULL << 63) | h.l1_off));
 		expect_eio(&h, true, __LINE__);
+		CHECK_EQ_U64(q2t_get_be64(h.img, 72), 2);
+		CHECK(q2t_put_be64(h.img, 72, 0));
 		/* reserved bits */
 		CHECK(q2t_put_be64(h.img, h.l2_off, (1ULL << 63) | h.data_off | 0x2));
 		expect_eio(&h, true, __LINE__);
@@ -1234,6 +1236,539 @@ TEST(qcow2, hostile_fuzz_metadata)
 	free(orig);
 out:
 	free(buf);
+	q2t_rmdir(dir);
+}
+
+/*
+ * ---- writes onto metadata (issue 14) ----
+ *
+ * A guest write that lands on the header rewrites the backing file name:
+ * the next open serves the guest any host file. Every allocation and data
+ * write is checked against the metadata; an overlap fails the request, sets
+ * the corrupt bit (incompatible feature bit 1) and says so in one line. A
+ * writable open refuses metadata that has refcount 0 or overlaps metadata.
+ */
+
+#define Q2_MASK 0x00fffffffffffe00ULL
+#define COPIED (1ULL << 63)
+
+/* disk_open must fail; msg gets its one line */
+static bool open_msg(const char *path, bool ro, char *msg, size_t size, int line)
+{
+	struct disk_opts o = { .ro = ro };
+	struct lkvm_err e;
+	struct disk *d;
+
+	if (!disk_open(&d, path, &o, &e)) {
+		test_fail(__FILE__, line, "disk_open(%s%s) succeeded", path, ro ? ",ro" : "");
+		disk_close(d);
+		return false;
+	}
+	snprintf(msg, size, "%s", e.msg);
+	if (strchr(msg, '\n'))
+		test_fail(__FILE__, line, "error is more than one line: %s", msg);
+	return true;
+}
+
+/* the file is as before, but for the corrupt bit (byte 79, bit 1) */
+static void check_only_corrupt_bit(const uint8_t *before, size_t blen, const char *img, int line)
+{
+	size_t alen;
+	uint8_t *after = q2t_read_file(img, &alen), *want = malloc(blen);
+
+	if (!after || !want) {
+		test_fail(__FILE__, line, "cannot read %s", img);
+	} else if (alen != blen) {
+		test_fail(__FILE__, line, "%s grew from %zu to %zu bytes", img, blen, alen);
+	} else {
+		memcpy(want, before, blen);
+		want[79] |= 2;
+		if (memcmp(after, want, blen)) {
+			size_t i = 0;
+
+			while (after[i] == want[i])
+				i++;
+			test_fail(__FILE__, line, "%s changed at %#zx: 0x%02x, was 0x%02x", img, i,
+				  after[i], before[i]);
+		}
+	}
+	free(after);
+	free(want);
+}
+
+/* the log is one line that names the image and each string (NULL-terminated) */
+static void check_one_line(const char *log, const char *img, int line, ...)
+{
+	uint8_t *text;
+	const char *want;
+	size_t len;
+	va_list ap;
+
+	text = q2t_read_file(log, &len);
+	if (!text) {
+		test_fail(__FILE__, line, "no log %s", log);
+		return;
+	}
+	text[len] = 0;
+	if (!len || !memchr(text, '\n', len) || memchr(text, '\n', len) != text + len - 1)
+		test_fail(__FILE__, line, "not exactly one line: \"%s\"", (char *)text);
+	if (!strstr((char *)text, img))
+		test_fail(__FILE__, line, "\"%s\" does not name %s", (char *)text, img);
+	va_start(ap, line);
+	while ((want = va_arg(ap, const char *)))
+		if (!strstr((char *)text, want))
+			test_fail(__FILE__, line, "\"%s\" does not say \"%s\"", (char *)text, want);
+	va_end(ap);
+	free(text);
+}
+
+/* marked corrupt: QEMU sees it, lkvm refuses to write, reading still works */
+static void check_marked_corrupt(const char *img, int line)
+{
+	char out[4096];
+	struct disk *d;
+	uint8_t b[4096];
+
+	q2t_sh(out, sizeof(out), "qemu-img info '%s'", img);
+	if (!strstr(out, "corrupt: true"))
+		test_fail(__FILE__, line, "qemu-img info %s: not corrupt: %s", img, out);
+	open_fails(img, false, "marked corrupt", line);
+	d = open_disk(img, true, DISK_FMT_AUTO, line);
+	if (!d)
+		return;
+	if (rd(d, 0, b, sizeof(b)) || b[0] != 0x5a || b[4095] != 0x5a)
+		test_fail(__FILE__, line, "read of guest cluster 0 failed");
+	disk_close(d);
+}
+
+TEST(qcow2, overlap_header_refcount_zero_refused_for_writing)
+{
+	struct hostile h = { 0 };
+	char out[4096], msg[512], hint[600];
+	uint8_t b[4096];
+	struct disk *d;
+
+	if (!hostile_init(&h, NULL))
+		goto out;
+	CHECK(q2t_put_be16(h.img, q2t_rc16_at(h.img, 0), 0));
+	/* what qemu-img check says of it */
+	CHECK_EQ_U64(q2t_check(h.img, out, sizeof(out)), 2);
+	CHECK_CONTAINS(out, "cluster 0 refcount=0 reference=1");
+	if (open_msg(h.img, false, msg, sizeof(msg), __LINE__)) {
+		CHECK_CONTAINS(msg, h.img);
+		CHECK_CONTAINS(msg, "header cluster at 0");
+		CHECK_CONTAINS(msg, "refcount 0");
+		snprintf(hint, sizeof(hint), "qemu-img check -r all %s`", h.img);
+		CHECK_CONTAINS(msg, hint);
+		CHECK_CONTAINS(msg, ",ro");
+	}
+	d = OPEN(h.img, true);
+	if (d) {
+		CHECK_EQ_U64(rd(d, 4096, b, sizeof(b)), 0);
+		CHECK_EQ_U64(b[0], 0x5a);
+		disk_close(d);
+	}
+	/* the repair the line names makes it writable */
+	if (RUN("qemu-img check -r all '%s'", h.img)) {
+		d = OPEN(h.img, false);
+		if (d) {
+			CHECK_EQ_U64(wr(d, 512 * 1024, b, sizeof(b)), 0);
+			disk_close(d);
+		}
+		CHECK_EQ_U64(q2t_check(h.img, out, sizeof(out)), 0);
+	}
+out:
+	hostile_done(&h);
+}
+
+TEST(qcow2, overlap_table_refcount_zero_refused_for_writing)
+{
+	struct hostile h = { 0 };
+	struct {
+		const char *name;
+		uint64_t off;
+	} t[4];
+	char msg[512], hex[64];
+	unsigned int i;
+	struct disk *d;
+
+	if (!hostile_init(&h, NULL))
+		goto out;
+	t[0].name = "L1 table";
+	t[0].off = h.l1_off;
+	t[1].name = "L2 table";
+	t[1].off = h.l2_off;
+	t[2].name = "refcount table";
+	t[2].off = q2t_get_be64(h.img, 48);
+	t[3].name = "refcount block";
+	t[3].off = q2t_get_be64(h.img, t[2].off);
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		uint64_t at = q2t_rc16_at(h.img, t[i].off);
+		uint16_t old = q2t_get_be16(h.img, at);
+
+		CHECK_EQ_U64(old, 1);
+		CHECK(q2t_put_be16(h.img, at, 0));
+		if (open_msg(h.img, false, msg, sizeof(msg), __LINE__)) {
+			snprintf(hex, sizeof(hex), "%s cluster at %#llx has refcount 0", t[i].name,
+				 (unsigned long long)t[i].off);
+			CHECK_CONTAINS(msg, hex);
+			CHECK_CONTAINS(msg, "qemu-img check -r all");
+		}
+		d = OPEN(h.img, true);
+		disk_close(d);
+		CHECK(q2t_put_be16(h.img, at, old));
+	}
+	d = OPEN(h.img, false);
+	disk_close(d);
+out:
+	hostile_done(&h);
+}
+
+/*
+ * The reported attack: the header's refcount is 0, so the allocator hands
+ * cluster 0 to the guest's next write, a header naming a host file as the
+ * backing file. The refcount drops after the open check here (lkvm reads
+ * refcount blocks when it needs them): this is the allocator's own check.
+ */
+TEST(qcow2, overlap_allocation_of_header_refused)
+{
+	struct hostile h = { 0 };
+	char evil[512], secret[512], log[512];
+	uint8_t *before = NULL, *payload = NULL, b[4096];
+	size_t blen, plen;
+	int saved, r1, r2, r3;
+	struct disk *d;
+
+	if (!hostile_init(&h, NULL))
+		goto out;
+	PATH(secret, h.dir, "secret");
+	PATH(evil, h.dir, "evil.qcow2");
+	PATH(log, h.dir, "log");
+	memset(b, 'S', sizeof(b));
+	if (!CHECK(q2t_write_file(secret, b, sizeof(b))) ||
+	    !RUN("cd '%s' && qemu-img create -f qcow2 -o cluster_size=4096 -b secret -F raw evil.qcow2 1M",
+		 h.dir))
+		goto out;
+	payload = q2t_read_file(evil, &plen);
+	if (!CHECK(payload && plen >= 4096))
+		goto out;
+	d = OPEN(h.img, false);
+	if (!d)
+		goto out;
+	CHECK(q2t_put_be16(h.img, q2t_rc16_at(h.img, 0), 0));
+	before = q2t_read_file(h.img, &blen);
+	saved = q2t_stderr_to(log);
+	/* a new cluster: the allocator's first free one is the header */
+	r1 = wr(d, 512 * 1024, payload, 4096);
+	/* then every write fails, in place or not, without another line */
+	r2 = wr(d, 0, payload, 4096);
+	r3 = d->ops->discard(d, 0, 4096);
+	CHECK_EQ_U64(rd(d, 0, b, sizeof(b)), 0);
+	CHECK_EQ_U64(b[0], 0x5a);
+	disk_close(d);
+	q2t_stderr_back(saved);
+	CHECK_EQ_U64(r1, (uint64_t)-EIO);
+	CHECK_EQ_U64(r2, (uint64_t)-EIO);
+	CHECK_EQ_U64(r3, (uint64_t)-EIO);
+	if (before)
+		check_only_corrupt_bit(before, blen, h.img, __LINE__);
+	check_one_line(log, h.img, __LINE__, "cluster allocation at host offset 0", "header",
+		       "marked corrupt", "qemu-img check -r all", NULL);
+	check_marked_corrupt(h.img, __LINE__);
+	/* no backing file: the guest sees zeroes there, not the host's file */
+	CHECK_EQ_U64(q2t_get_be64(h.img, 8), 0);
+	d = OPEN(h.img, true);
+	if (d) {
+		CHECK_EQ_U64(rd(d, 512 * 1024, b, sizeof(b)), 0);
+		CHECK_EQ_U64(b[0] | b[4095], 0);
+		disk_close(d);
+	}
+out:
+	free(before);
+	free(payload);
+	hostile_done(&h);
+}
+
+enum ol_op { OL_WRITE, OL_WRITE_PART, OL_DISCARD, OL_ZEROES_KEEP };
+
+/* guest cluster 2's L2 entry points at the metadata at target; op on it is refused */
+static void l2_into_meta_case(const char *kind, int which, enum ol_op op, int line)
+{
+	struct hostile h = { 0 };
+	uint64_t target = 0, rt;
+	uint8_t *before = NULL, b[4096];
+	char log[512], out[4096];
+	struct disk *d;
+	size_t blen;
+	int saved, r = 0;
+
+	if (!hostile_init(&h, NULL))
+		goto out;
+	rt = q2t_get_be64(h.img, 48);
+	switch (which) {
+	case 0:
+		target = 0;
+		break;
+	case 1:
+		target = h.l1_off;
+		break;
+	case 2:
+		target = h.l2_off;
+		break;
+	case 3:
+		target = rt;
+		break;
+	default:
+		target = q2t_get_be64(h.img, rt);
+		break;
+	}
+	/*
+	 * refcount 1: the cluster looks like data of ours alone; offset 0 is
+	 * "unallocated", so the header is named by a compressed cluster in it
+	 */
+	CHECK(q2t_put_be64(h.img, h.l2_off + 8 * 2, target ? COPIED | target : (1ULL << 62) | 512));
+	PATH(log, h.dir, "log");
+	before = q2t_read_file(h.img, &blen);
+	d = open_disk(h.img, false, DISK_FMT_AUTO, line);
+	if (!d || !before)
+		goto out;
+	memset(b, 0xee, sizeof(b));
+	saved = q2t_stderr_to(log);
+	switch (op) {
+	case OL_WRITE:
+		r = wr(d, 2 * 4096, b, 4096);
+		break;
+	case OL_WRITE_PART:
+		r = wr(d, 2 * 4096 + 512, b, 512);
+		break;
+	case OL_DISCARD:
+		r = d->ops->discard(d, 2 * 4096, 4096);
+		break;
+	case OL_ZEROES_KEEP:
+		r = d->ops->write_zeroes(d, 2 * 4096, 4096, false);
+		break;
+	}
+	disk_close(d);
+	q2t_stderr_back(saved);
+	if (r != -EIO)
+		test_fail(__FILE__, line, "op %d onto the %s: %d, not -EIO", op, kind, r);
+	check_only_corrupt_bit(before, blen, h.img, line);
+	check_one_line(log, h.img, line, kind, "refused", "marked corrupt", NULL);
+	/* QEMU calls it corrupt too: the cluster has two references */
+	if (q2t_check(h.img, out, sizeof(out)) != 2)
+		test_fail(__FILE__, line, "qemu-img check: %s", out);
+	check_marked_corrupt(h.img, line);
+out:
+	free(before);
+	hostile_done(&h);
+}
+
+TEST(qcow2, overlap_l2_entry_into_metadata_refused)
+{
+	l2_into_meta_case("header", 0, OL_WRITE, __LINE__);
+	l2_into_meta_case("L1 table", 1, OL_WRITE_PART, __LINE__);
+	l2_into_meta_case("L2 table", 2, OL_WRITE, __LINE__);
+	l2_into_meta_case("refcount table", 3, OL_WRITE, __LINE__);
+	l2_into_meta_case("refcount block", 4, OL_WRITE_PART, __LINE__);
+	/* freeing it would make it the allocator's */
+	l2_into_meta_case("L2 table", 2, OL_DISCARD, __LINE__);
+	l2_into_meta_case("header", 0, OL_DISCARD, __LINE__);
+	l2_into_meta_case("refcount block", 4, OL_ZEROES_KEEP, __LINE__);
+}
+
+/* version 2 has no corrupt bit: the write is refused, the file unchanged, every time */
+TEST(qcow2, overlap_v2_refused_without_corrupt_bit)
+{
+	struct hostile h = { 0 };
+	uint8_t *before = NULL, *after = NULL, b[4096];
+	char log[512];
+	size_t blen, alen;
+	struct disk *d;
+	int saved, i;
+
+	if (!hostile_init(&h, "compat=0.10,cluster_size=4096"))
+		goto out;
+	CHECK(q2t_put_be64(h.img, h.l2_off + 8 * 2, COPIED | h.l2_off));
+	PATH(log, h.dir, "log");
+	before = q2t_read_file(h.img, &blen);
+	memset(b, 0xee, sizeof(b));
+	for (i = 0; before && i < 2; i++) {
+		d = OPEN(h.img, false);
+		if (!d)
+			break;
+		saved = q2t_stderr_to(log);
+		CHECK_EQ_U64(wr(d, 2 * 4096, b, sizeof(b)), (uint64_t)-EIO);
+		CHECK_EQ_U64(wr(d, 512 * 1024, b, sizeof(b)), (uint64_t)-EIO);
+		disk_close(d);
+		q2t_stderr_back(saved);
+		check_one_line(log, h.img, __LINE__, "L2 table", "version 2",
+			       "qemu-img check -r all", NULL);
+		after = q2t_read_file(h.img, &alen);
+		if (CHECK(after) && CHECK_EQ_U64(alen, blen))
+			CHECK_MEM(after, before, blen);
+		free(after);
+	}
+out:
+	free(before);
+	hostile_done(&h);
+}
+
+/*
+ * Two L2 entries share a cluster of refcount 1; the guest discards one, the
+ * cluster is freed and becomes an L2 table lkvm allocates, and the other
+ * entry still points at it: writing through it would rewrite the table.
+ */
+TEST(qcow2, overlap_freed_cluster_reused_as_l2_table)
+{
+	char *dir = q2t_mkdir(), img[512], log[512], out[4096];
+	uint64_t l1, l2, e2, dc;
+	uint8_t b[4096], *before = NULL, *after = NULL;
+	struct disk *d;
+	size_t len;
+	int saved, r;
+
+	REQUIRE(dir);
+	if (!q2t_need_qemu())
+		goto out;
+	PATH(img, dir, "f.qcow2");
+	PATH(log, dir, "log");
+	if (!RUN("qemu-img create -f qcow2 -o cluster_size=4096 '%s' 4M && "
+		 "qemu-io -f qcow2 -c 'write -P 0x5a 0 64k' '%s'", img, img))
+		goto out;
+	l1 = q2t_get_be64(img, 40);
+	l2 = q2t_get_be64(img, l1) & Q2_MASK;
+	e2 = q2t_get_be64(img, l2 + 8 * 2);
+	dc = e2 & Q2_MASK;
+	CHECK(q2t_put_be64(img, l2 + 8 * 1, e2));
+	d = OPEN(img, false);
+	if (!d)
+		goto out;
+	CHECK_EQ_U64(d->ops->discard(d, 2 * 4096, 4096), 0);
+	CHECK_EQ_U64(d->ops->flush(d), 0);
+	/* a write past the first L2 table's reach: the new table takes the freed cluster */
+	memset(b, 0x33, sizeof(b));
+	CHECK_EQ_U64(wr(d, 2 * MIB, b, sizeof(b)), 0);
+	CHECK_EQ_U64(q2t_get_be64(img, l1 + 8) & Q2_MASK, dc);
+	before = q2t_read_file(img, &len);
+	memset(b, 0xee, sizeof(b));
+	saved = q2t_stderr_to(log);
+	r = wr(d, 4096, b, sizeof(b));
+	disk_close(d);
+	q2t_stderr_back(saved);
+	CHECK_EQ_U64(r, (uint64_t)-EIO);
+	after = q2t_read_file(img, NULL);
+	if (CHECK(before && after)) {
+		CHECK_MEM(after + dc, before + dc, 4096);
+		CHECK_EQ_U64(after[79] & 2, 2);
+	}
+	check_one_line(log, img, __LINE__, "guest write", "L2 table", "marked corrupt", NULL);
+	CHECK_EQ_U64(q2t_check(img, out, sizeof(out)), 2);
+out:
+	free(before);
+	free(after);
+	q2t_rmdir(dir);
+}
+
+/* a refcount block lkvm adds is protected from then on */
+TEST(qcow2, overlap_new_refcount_block_protected)
+{
+	char *dir = q2t_mkdir(), img[512], log[512];
+	uint64_t l1, l2, rb1 = 0x20000, off;
+	uint8_t b[4096], before[512], *after = NULL;
+	struct disk *d;
+	int saved, r;
+
+	REQUIRE(dir);
+	if (!q2t_need_qemu())
+		goto out;
+	PATH(img, dir, "n.qcow2");
+	PATH(log, dir, "log");
+	/* 512-byte clusters: a refcount block covers 256 clusters, the second goes to 0x20000 */
+	if (!RUN("qemu-img create -f qcow2 -o cluster_size=512 '%s' 4M && "
+		 "qemu-io -f qcow2 -c 'write -P 0x5a 0 8k' '%s'", img, img))
+		goto out;
+	l1 = q2t_get_be64(img, 40);
+	l2 = q2t_get_be64(img, l1) & Q2_MASK;
+	CHECK(q2t_file_size(img) < rb1);
+	/* guest cluster 1 points past the end of the file, where the block will be */
+	CHECK(q2t_put_be64(img, l2 + 8, COPIED | rb1));
+	d = OPEN(img, false);
+	if (!d)
+		goto out;
+	memset(b, 0x33, sizeof(b));
+	for (off = MIB; off < 2 * MIB && q2t_file_size(img) <= rb1 + 512; off += sizeof(b))
+		if (!CHECK_EQ_U64(wr(d, off, b, sizeof(b)), 0))
+			break;
+	CHECK_EQ_U64(q2t_get_be64(img, q2t_get_be64(img, 48) + 8), rb1);
+	{
+		int fd = open(img, O_RDONLY);
+
+		CHECK(fd >= 0 && pread(fd, before, sizeof(before), rb1) == sizeof(before));
+		if (fd >= 0)
+			close(fd);
+	}
+	saved = q2t_stderr_to(log);
+	r = wr(d, 512, b, 512);
+	disk_close(d);
+	q2t_stderr_back(saved);
+	CHECK_EQ_U64(r, (uint64_t)-EIO);
+	after = q2t_read_file(img, NULL);
+	if (CHECK(after)) {
+		CHECK_MEM(after + rb1, before, sizeof(before));
+		CHECK_EQ_U64(after[79] & 2, 2);
+	}
+	check_one_line(log, img, __LINE__, "refcount block at 0x20000", "marked corrupt", NULL);
+out:
+	free(after);
+	q2t_rmdir(dir);
+}
+
+/* an L1 or refcount table entry naming other metadata: no writable open */
+TEST(qcow2, overlap_tables_on_tables_refused_for_writing)
+{
+	char *dir = q2t_mkdir(), img[512], msg[512];
+	uint64_t l1, l2a, l2b, rt, rb;
+	struct disk *d;
+
+	REQUIRE(dir);
+	if (!q2t_need_qemu())
+		goto out;
+	PATH(img, dir, "t.qcow2");
+	if (!RUN("qemu-img create -f qcow2 -o cluster_size=4096 '%s' 4M && "
+		 "qemu-io -f qcow2 -c 'write -P 0x5a 0 64k' -c 'write -P 0x5b 2M 4k' '%s'", img, img))
+		goto out;
+	l1 = q2t_get_be64(img, 40);
+	l2a = q2t_get_be64(img, l1);
+	l2b = q2t_get_be64(img, l1 + 8);
+	rt = q2t_get_be64(img, 48);
+	rb = q2t_get_be64(img, rt);
+	/* an L2 table that is the refcount block, or the L1 table */
+	CHECK(q2t_put_be64(img, l1 + 8, COPIED | rb));
+	if (open_msg(img, false, msg, sizeof(msg), __LINE__)) {
+		CHECK_CONTAINS(msg, "L2 table");
+		CHECK_CONTAINS(msg, "overlaps the refcount block");
+		CHECK_CONTAINS(msg, "qemu-img check -r all");
+	}
+	d = OPEN(img, true);
+	disk_close(d);
+	CHECK(q2t_put_be64(img, l1 + 8, COPIED | l1));
+	if (open_msg(img, false, msg, sizeof(msg), __LINE__))
+		CHECK_CONTAINS(msg, "overlaps the L1 table");
+	/* one L2 table for two L1 entries */
+	CHECK(q2t_put_be64(img, l1 + 8, l2a));
+	if (open_msg(img, false, msg, sizeof(msg), __LINE__))
+		CHECK_CONTAINS(msg, "two qcow2 L1 entries");
+	d = OPEN(img, true);
+	disk_close(d);
+	CHECK(q2t_put_be64(img, l1 + 8, l2b));
+	/* one refcount block for two ranges */
+	CHECK(q2t_put_be64(img, rt + 8, rb));
+	if (open_msg(img, false, msg, sizeof(msg), __LINE__))
+		CHECK_CONTAINS(msg, "two qcow2 refcount table entries");
+	CHECK(q2t_put_be64(img, rt + 8, 0));
+	d = OPEN(img, false);
+	disk_close(d);
+out:
 	q2t_rmdir(dir);
 }
 
