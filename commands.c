@@ -45,7 +45,8 @@ static void usage(FILE *f)
 {
 	unsigned int i;
 
-	fprintf(f, "usage: lkvm COMMAND [options]\n\ncommands:\n");
+	/* kvm-unit-tests' runner finds a kvmtool-like VMM by this phrase */
+	fprintf(f, "usage: lkvm COMMAND [options]\n\nThe most commonly used lkvm commands are:\n");
 	for (i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nlkvm COMMAND --help for a command's options; man lkvm for all of it.\n");

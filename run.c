@@ -231,6 +231,15 @@ static int run_build_cmdline(struct run_ctx *ctx, struct lkvm_err *e)
 	char root[512] = "";
 	size_t len;
 
+	/* --nodefaults: the guest sees ARGS alone (kvm-unit-tests reads it as argv) */
+	if (ctx->cfg.nodefaults) {
+		ctx->cmdline = strdup(user);
+		if (!ctx->cmdline)
+			return err_set(e, "out of memory");
+		ctx->cfg.cmdline = ctx->cmdline;
+		return 0;
+	}
+
 	if (ctx->root_dir) {
 		char init[4096];
 		struct stat st;
@@ -267,6 +276,18 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 	unsigned int i;
 
 	run_mark(ctx, "options parsed");
+	if (pages > 0 && psize > 0 && ctx->cfg.ram_size > (uint64_t)pages * (uint64_t)psize)
+		return err_set(e, "-m %llu MiB is more than this host's %llu MiB of RAM",
+			       (unsigned long long)(ctx->cfg.ram_size >> 20),
+			       (unsigned long long)(((uint64_t)pages * psize) >> 20));
+	/*
+	 * The VM and its vGIC first: what this host's KVM cannot do (an
+	 * irqchip, --aarch32) is said before any file is read, so a probe
+	 * with a missing kernel (kvm-unit-tests' runner) sees it.
+	 */
+	if (vm_create(vm, &ctx->cfg, &arch_host_ops, e))
+		return -1;
+	run_mark(ctx, "VM and RAM created");
 	if (boot_files_load(&ctx->bf, ctx->cfg.kernel_path, ctx->cfg.initrd_path,
 			    ctx->cfg.ram_size, e))
 		return -1;
@@ -275,14 +296,6 @@ static int run_setup(struct run_ctx *ctx, struct lkvm_err *e)
 	    run_build_cmdline(ctx, e))
 		return -1;
 	run_mark(ctx, "kernel and initrd read");
-	if (pages > 0 && psize > 0 && ctx->cfg.ram_size > (uint64_t)pages * (uint64_t)psize)
-		return err_set(e, "-m %llu MiB is more than this host's %llu MiB of RAM",
-			       (unsigned long long)(ctx->cfg.ram_size >> 20),
-			       (unsigned long long)(((uint64_t)pages * psize) >> 20));
-
-	if (vm_create(vm, &ctx->cfg, &arch_host_ops, e))
-		return -1;
-	run_mark(ctx, "VM and RAM created");
 
 	if (ctx->cfg.console_log) {
 		ctx->console_log_fd = open(ctx->cfg.console_log,

@@ -35,7 +35,24 @@ enum {
 	OPT_CONSOLE_LOG,
 	OPT_NODEFAULTS,
 	OPT_NETWORK_NONE,
+	OPT_DEBUG,
+	OPT_VIRTIO_LEGACY,
+	/* kvmtool options lkvm does not have: OPT_KVMTOOL_ONLY + index */
+	OPT_KVMTOOL_ONLY = 0x200,
 };
+
+/*
+ * kvmtool's `run` options that lkvm does not have: each gets one line that
+ * says so (not "unknown option"), for users' kvmtool command lines.
+ */
+static const char *const kvmtool_only[] = {
+	"balloon", "vnc", "gtk", "sdl", "vsock", "dev", "tty", "sandbox", "hugetlbfs",
+	"firmware", "flash", "no-dhcp", "vfio-pci", "debug-single-step", "debug-ioport",
+	"debug-mmio", "debug-iodelay", "override-bad-firmware-cntfrq", "force-pci",
+	"firmware-address", "disable-mte", "vcpu-affinity", "kaslr-seed", "no-pvtime",
+	"sve-max-vl", "pmu", "nested",
+};
+
 
 static const struct option run_options[] = {
 	{ "kernel", required_argument, NULL, 'k' },
@@ -62,7 +79,37 @@ static const struct option run_options[] = {
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
 	{ "console-log", required_argument, NULL, OPT_CONSOLE_LOG },
 	{ "nodefaults", no_argument, NULL, OPT_NODEFAULTS },
+	{ "debug", no_argument, NULL, OPT_DEBUG },
+	{ "virtio-legacy", no_argument, NULL, OPT_VIRTIO_LEGACY },
 	{ "help", no_argument, NULL, 'h' },
+	/* kvmtool_only[], in order; a value is taken so "--tty 0" names --tty */
+	{ "balloon", no_argument, NULL, OPT_KVMTOOL_ONLY + 0 },
+	{ "vnc", no_argument, NULL, OPT_KVMTOOL_ONLY + 1 },
+	{ "gtk", no_argument, NULL, OPT_KVMTOOL_ONLY + 2 },
+	{ "sdl", no_argument, NULL, OPT_KVMTOOL_ONLY + 3 },
+	{ "vsock", required_argument, NULL, OPT_KVMTOOL_ONLY + 4 },
+	{ "dev", required_argument, NULL, OPT_KVMTOOL_ONLY + 5 },
+	{ "tty", required_argument, NULL, OPT_KVMTOOL_ONLY + 6 },
+	{ "sandbox", required_argument, NULL, OPT_KVMTOOL_ONLY + 7 },
+	{ "hugetlbfs", required_argument, NULL, OPT_KVMTOOL_ONLY + 8 },
+	{ "firmware", required_argument, NULL, OPT_KVMTOOL_ONLY + 9 },
+	{ "flash", required_argument, NULL, OPT_KVMTOOL_ONLY + 10 },
+	{ "no-dhcp", no_argument, NULL, OPT_KVMTOOL_ONLY + 11 },
+	{ "vfio-pci", required_argument, NULL, OPT_KVMTOOL_ONLY + 12 },
+	{ "debug-single-step", no_argument, NULL, OPT_KVMTOOL_ONLY + 13 },
+	{ "debug-ioport", no_argument, NULL, OPT_KVMTOOL_ONLY + 14 },
+	{ "debug-mmio", no_argument, NULL, OPT_KVMTOOL_ONLY + 15 },
+	{ "debug-iodelay", required_argument, NULL, OPT_KVMTOOL_ONLY + 16 },
+	{ "override-bad-firmware-cntfrq", required_argument, NULL, OPT_KVMTOOL_ONLY + 17 },
+	{ "force-pci", no_argument, NULL, OPT_KVMTOOL_ONLY + 18 },
+	{ "firmware-address", required_argument, NULL, OPT_KVMTOOL_ONLY + 19 },
+	{ "disable-mte", no_argument, NULL, OPT_KVMTOOL_ONLY + 20 },
+	{ "vcpu-affinity", required_argument, NULL, OPT_KVMTOOL_ONLY + 21 },
+	{ "kaslr-seed", required_argument, NULL, OPT_KVMTOOL_ONLY + 22 },
+	{ "no-pvtime", no_argument, NULL, OPT_KVMTOOL_ONLY + 23 },
+	{ "sve-max-vl", required_argument, NULL, OPT_KVMTOOL_ONLY + 24 },
+	{ "pmu", no_argument, NULL, OPT_KVMTOOL_ONLY + 25 },
+	{ "nested", no_argument, NULL, OPT_KVMTOOL_ONLY + 26 },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -78,7 +125,7 @@ void run_usage(FILE *f)
 		"  -i, --initrd FILE      initial ramdisk\n"
 		"  -p, --params ARGS      kernel command line (console=ttyS0 is added when\n"
 		"                         ARGS has no console=)\n"
-		"  -m, --mem SIZE         guest RAM, MiB unless suffixed M or G (default %d)\n"
+		"  -m, --mem SIZE         guest RAM, MiB unless suffixed K, M, G or T (default %d)\n"
 		"  -c, --cpus N           number of vCPUs (default 1)\n"
 		"  -d, --disk FILE[,ro][,direct][,format=raw|qcow2]\n"
 		"                         a virtio-blk disk: raw file, qcow2 image (format from\n"
@@ -87,8 +134,9 @@ void run_usage(FILE *f)
 		"                         writable images are locked; repeat for more (max %d).\n"
 		"                         A directory is the guest's root over virtio-9p\n"
 		"                         (rootfstype=9p; DIR/virt/init runs if it exists)\n"
-		"      --9p DIR,TAG[,ro][,setid][,owners]\n"
+		"      --9p DIR[,TAG[,ro][,setid][,owners]]\n"
 		"                         share host directory DIR as 9P2000.L mount tag TAG\n"
+		"                         (default kvm_9p, as kvmtool)\n"
 		"                         (mount -t 9p -o trans=virtio TAG /mnt); the guest\n"
 		"                         never reaches outside DIR; ro: read-only; max %d.\n"
 		"                         The guest's set-uid/gid bits are dropped unless\n"
@@ -105,8 +153,8 @@ void run_usage(FILE *f)
 		"                         none: a NIC with no link\n"
 		"      --rng              a virtio-rng device fed by the host's getrandom\n"
 		"      --console TYPE     serial: the 8250 UART, ttyS0 (default);\n"
-		"                         virtio: virtio-console, hvc0 (the UART stays for\n"
-		"                         earlycon)\n"
+		"                         virtio (or hv): virtio-console, hvc0 (the UART\n"
+		"                         stays for earlycon)\n"
 		"      --virtio-transport mmio | mmio-legacy\n"
 		"                         virtio-mmio version 2 (default, little-endian rings)\n"
 		"                         or version 1 (rings in the guest's byte order)\n"
@@ -125,13 +173,16 @@ void run_usage(FILE *f)
 		"      --irqchip TYPE     gicv3 (default) or gicv2\n"
 		"      --dump-dtb FILE    write the generated device tree to FILE and exit\n"
 		"                         without running the guest\n"
-		"      --loglevel LEVEL   error, warn (default), info or debug\n"
+		"      --loglevel LEVEL   error, warn (default; or warning), info or debug\n"
 		"      --name NAME        the VM's name for lkvm list/stop/pause/resume/debug/stat\n"
 		"                         (default guest-PID)\n"
 		"      --timeout SECONDS  stop the guest after SECONDS; lkvm then exits 124\n"
 		"      --console-log FILE also write everything the guest prints to FILE\n"
-		"      --nodefaults       accepted for kvmtool compatibility: lkvm adds no\n"
+		"      --nodefaults       the kernel command line is ARGS alone: nothing is\n"
+		"                         added (no console=, no 9p root=); lkvm adds no\n"
 		"                         device you did not ask for besides the UART\n"
+		"      --debug            --loglevel debug (kvmtool's spelling)\n"
+		"      --virtio-legacy    --virtio-transport mmio-legacy (kvmtool's spelling)\n"
 		"  -h, --help             this help\n"
 		"\n"
 		"The console is stdin/stdout; on a terminal, Ctrl-A x quits and Ctrl-A Ctrl-A\n"
@@ -163,10 +214,17 @@ int parse_mem_size(const char *s, uint64_t *bytes)
 	v = strtoull(s, &end, 10);
 	if (errno || end == s)
 		return -1;
-	if (*end == 'M' || *end == 'm') {
+	/* kvmtool's suffixes: K, M, G, T (a bare number is MiB) */
+	if (*end == 'K' || *end == 'k') {
+		shift = 10;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
 		end++;
 	} else if (*end == 'G' || *end == 'g') {
 		shift = 30;
+		end++;
+	} else if (*end == 'T' || *end == 't') {
+		shift = 40;
 		end++;
 	}
 	if (*end || v == 0 || v > (UINT64_MAX >> shift))
@@ -197,7 +255,9 @@ struct run_choice {
 };
 
 static const struct run_choice console_choices[] = {
-	{ "serial", CONSOLE_SERIAL }, { "virtio", CONSOLE_VIRTIO }, { NULL, 0 },
+	/* hv: kvmtool's name for its hypervisor console; here virtio-console */
+	{ "serial", CONSOLE_SERIAL }, { "virtio", CONSOLE_VIRTIO }, { "hv", CONSOLE_VIRTIO },
+	{ NULL, 0 },
 };
 static const struct run_choice transport_choices[] = {
 	{ "mmio", VIRTIO_MMIO_MODERN }, { "mmio-legacy", VIRTIO_MMIO_LEGACY }, { NULL, 0 },
@@ -233,6 +293,20 @@ static int run_parse_choice(const char *opt, const char *arg, const struct run_c
 	return err_set(e, "%s %s: unknown value (%s)", opt, arg, words);
 }
 
+/*
+ * getopt said '?': name the option as the user wrote it. A long option
+ * given a value it does not take comes back with optopt = its value.
+ */
+static int run_bad_option(const char *arg, int optopt_, struct lkvm_err *e)
+{
+	if (optopt_ && optopt_ < 0x100 && arg[0] == '-' && arg[1] != '-')
+		return err_set(e, "unknown option -%c (see lkvm run --help)", optopt_);
+	if (optopt_ && !strncmp(arg, "--", 2) && strchr(arg, '='))
+		return err_set(e, "option %.*s takes no value (see lkvm run --help)",
+			       (int)(strchr(arg, '=') - arg), arg);
+	return err_set(e, "unknown option %s (see lkvm run --help)", arg);
+}
+
 int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_err *e)
 {
 	int v;
@@ -258,7 +332,7 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 			break;
 		case 'm':
 			if (parse_mem_size(optarg, &cfg->ram_size))
-				return err_set(e, "-m %s: not a RAM size (MiB, or with M or G)", optarg);
+				return err_set(e, "-m %s: not a RAM size (MiB, or with K, M, G or T)", optarg);
 			if (cfg->ram_size % SZ_2M)
 				return err_set(e, "-m %s: guest RAM must be a multiple of 2 MiB", optarg);
 			break;
@@ -306,6 +380,9 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 			cfg->p9[cfg->nr_p9++] = optarg;
 			break;
 		case OPT_TRANSPORT:
+			if (!strcmp(optarg, "pci") || !strcmp(optarg, "pci-legacy"))
+				return err_set(e, "--virtio-transport %s: lkvm has virtio-mmio only (mmio, mmio-legacy)",
+					       optarg);
 			if (run_parse_choice("--virtio-transport", optarg, transport_choices, &v, e))
 				return -1;
 			cfg->transport = v;
@@ -337,6 +414,13 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 			cfg->console_log = optarg;
 			break;
 		case OPT_NODEFAULTS:
+			cfg->nodefaults = true;
+			break;
+		case OPT_DEBUG:
+			cfg->loglevel = LOG_DEBUG;
+			break;
+		case OPT_VIRTIO_LEGACY:
+			cfg->transport = VIRTIO_MMIO_LEGACY;
 			break;
 		case OPT_IRQCHIP:
 			if (run_parse_choice("--irqchip", optarg, irqchip_choices, &v, e))
@@ -348,7 +432,7 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 			break;
 		case OPT_LOGLEVEL:
 			if (log_parse_level(optarg, &cfg->loglevel))
-				return err_set(e, "--loglevel %s: unknown level (error, warn, info, debug)",
+				return err_set(e, "--loglevel %s: unknown level (error, warn or warning, info, debug)",
 					       optarg);
 			break;
 		case 'h':
@@ -356,9 +440,11 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 		case ':':
 			return err_set(e, "option %s needs a value", argv[optind - 1]);
 		default:
-			if (optopt)
-				return err_set(e, "unknown option -%c (see lkvm run --help)", optopt);
-			return err_set(e, "unknown option %s (see lkvm run --help)", argv[optind - 1]);
+			if (c >= OPT_KVMTOOL_ONLY &&
+			    c < OPT_KVMTOOL_ONLY + (int)ARRAY_SIZE(kvmtool_only))
+				return err_set(e, "--%s: a kvmtool option lkvm does not have (see docs/kvmtool.md)",
+					       kvmtool_only[c - OPT_KVMTOOL_ONLY]);
+			return run_bad_option(argv[optind - 1], optopt, e);
 		}
 	}
 	if (optind < argc)

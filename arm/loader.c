@@ -74,8 +74,17 @@ int boot_files_load(struct boot_files *bf, const char *kernel, const char *initr
 	if (kernel) {
 		bool gz;
 
-		if (file_read_all(kernel, "kernel", ram_size, &bf->kernel, &bf->kernel_len, e))
+		if (file_read_all(kernel, "kernel", ram_size, &bf->kernel, &bf->kernel_len, &sub)) {
+			/*
+			 * kvm-unit-tests' runner probes with a missing kernel and
+			 * looks for kvmtool's words: they ride on lkvm's line.
+			 */
+			if (!strncmp(sub.msg, "cannot open kernel", 18))
+				return err_set(e, "%s (Fatal: Unable to open kernel %s)", sub.msg,
+					       kernel);
+			*e = sub;
 			return -1;
+		}
 		gz = file_is_gzip(bf->kernel, bf->kernel_len);
 		if (gz) {
 			uint8_t *raw;

@@ -97,7 +97,8 @@ static int control_sock_name(const char *name, char *buf, size_t len, struct lkv
 	int n;
 
 	if (!control_name_ok(name))
-		return err_set(e, "bad VM name (letters, digits, . _ -; at most %d)", CONTROL_NAME_MAX);
+		return err_set(e, "bad VM name '%s' (letters, digits, . _ -; at most %d)", name,
+			       CONTROL_NAME_MAX);
 	n = snprintf(buf, len, "%s.sock", name);
 	return n < 0 || (size_t)n >= len ? err_set(e, "VM name too long") : 0;
 }

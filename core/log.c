@@ -24,6 +24,11 @@ int log_parse_level(const char *s, enum log_level *out)
 {
 	unsigned int i;
 
+	/* kvmtool's name for it */
+	if (!strcmp(s, "warning")) {
+		*out = LOG_WARN;
+		return 0;
+	}
 	for (i = 0; i < ARRAY_SIZE(level_names); i++) {
 		if (!strcmp(s, level_names[i])) {
 			*out = i;

@@ -48,6 +48,7 @@ struct vm_config {
 	const char *name;        /* --name: the control socket's name */
 	unsigned int timeout_s;  /* --timeout: 0 = none */
 	const char *console_log; /* --console-log FILE */
+	bool nodefaults;         /* the kernel command line is the user's alone */
 	const char *nets[CONFIG_MAX_NETS]; /* -n specs: mode=user|tap|none,... */
 	unsigned int nr_nets;
 };

@@ -45,7 +45,8 @@ void virtio_dev_drain(struct virtio_dev *vdev, struct virtqueue *vq,
 int virtio_blk_add(struct vm *vm, const char *spec, struct lkvm_err *e);
 int virtio_rng_add(struct vm *vm, struct lkvm_err *e);
 /* --9p DIR,TAG[,ro] */
-/* --9p DIR,TAG[,ro][,setid][,owners]: flags are p9.h's P9_SHARE_* */
+/* --9p DIR[,TAG[,ro][,setid][,owners]]: flags are p9.h's P9_SHARE_* */
+#define P9_DEFAULT_TAG "kvm_9p" /* kvmtool's, for --9p DIR */
 int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, unsigned int *flags,
 			 struct lkvm_err *e);
 int virtio_9p_add(struct vm *vm, const char *dir, const char *tag, unsigned int flags,

@@ -101,9 +101,19 @@ int virtio_9p_parse_spec(const char *spec, char **dir, char **tag, unsigned int 
 		return err_set(e, "out of memory");
 	*flags = 0;
 	comma = strchr(s, ',');
+	if (!comma && *s) {
+		/* --9p DIR: kvmtool's default tag */
+		*dir = s;
+		*tag = strdup(P9_DEFAULT_TAG);
+		if (!*tag) {
+			free(s);
+			return err_set(e, "out of memory");
+		}
+		return 0;
+	}
 	if (!comma || comma == s || !comma[1] || comma[1] == ',') {
 		free(s);
-		return err_set(e, "--9p %s: want DIR,TAG[,ro][,setid][,owners]", spec);
+		return err_set(e, "--9p %s: want DIR[,TAG[,ro][,setid][,owners]]", spec);
 	}
 	*comma = 0;
 	for (opt = strchr(comma + 1, ','); opt; opt = next) {

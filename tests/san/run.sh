@@ -51,8 +51,14 @@ case_() {
 case_ help 0 'Usage|usage' run --help
 case_ version 0 '^lkvm ' version
 case_ bad-option 1 'unknown option --bogus' run -k "$tmp/Image" --bogus
-case_ missing-kernel 1 'cannot open kernel' run -k "$tmp/nonexistent"
-case_ not-a-kernel 1 'is not an arm64 Image' run -k "$tmp/text"
+if [ "$(uname -m)" = aarch64 ]; then
+	# kvm-unit-tests' runner keys on kvmtool's words for a missing kernel
+	case_ missing-kernel 1 'cannot open kernel .*Fatal: Unable to open kernel' run -k "$tmp/nonexistent"
+	case_ not-a-kernel 1 'is not an arm64 Image' run -k "$tmp/text"
+else
+	# the VM (and its vGIC) comes before any file: here, no backend
+	case_ no-backend-before-files 1 'no KVM backend' run -k "$tmp/nonexistent"
+fi
 case_ bad-mem 1 '' run -k "$tmp/Image" -m lots
 case_ bad-disk-spec 1 '' run -k "$tmp/Image" -d "$tmp/empty.img,format=vmdk"
 case_ bad-net 1 '' run -k "$tmp/Image" -n mode=carrier-pigeon
@@ -71,28 +77,31 @@ XDG_RUNTIME_DIR=$rt case_ list-refuses-symlinked-dir 1 'is a symlink' list
 [ -f "$rt/elsewhere/x.sock" ] && ok list-symlink-target-untouched || ko list-symlink-target-untouched "removed"
 rm -f "$rt/lkvm" && mkdir -m 777 "$rt/lkvm" && chmod 777 "$rt/lkvm"
 XDG_RUNTIME_DIR=$rt case_ list-refuses-open-dir 1 'writable by others' list
-# a FIFO as the kernel blocks start-up in open(): SIGTERM still ends it, 143
-mkfifo "$tmp/kfifo"
-"$bin" run -k "$tmp/kfifo" > "$tmp/out" 2> "$tmp/err" < /dev/null &
-pid=$!
-sleep 1
-kill -TERM "$pid"
-for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-if kill -0 "$pid" 2>/dev/null; then
-	kill -KILL "$pid"
-	ko startup-sigterm "lkvm ignored SIGTERM while opening a FIFO"
-else
-	wait "$pid"
-	rc=$?
-	if [ "$rc" = 143 ] && grep -q 'interrupted by SIGTERM during start-up' "$tmp/err" &&
-		! grep -Eq 'Sanitizer|runtime error' "$tmp/err"; then
-		ok startup-sigterm
+# a FIFO as the kernel blocks start-up in open(): SIGTERM still ends it,
+# 143 (on arm64 only: elsewhere lkvm stops at "no backend" before any file)
+if [ "$(uname -m)" = aarch64 ]; then
+	mkfifo "$tmp/kfifo"
+	"$bin" run -k "$tmp/kfifo" > "$tmp/out" 2> "$tmp/err" < /dev/null &
+	pid=$!
+	sleep 1
+	kill -TERM "$pid"
+	for _ in 1 2 3 4 5 6 7 8 9 10; do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+	if kill -0 "$pid" 2>/dev/null; then
+		kill -KILL "$pid"
+		ko startup-sigterm "lkvm ignored SIGTERM while opening a FIFO"
 	else
-		ko startup-sigterm "exit $rc: $(head -c 300 "$tmp/err")"
+		wait "$pid"
+		rc=$?
+		if [ "$rc" = 143 ] && grep -q 'interrupted by SIGTERM during start-up' "$tmp/err" &&
+			! grep -Eq 'Sanitizer|runtime error' "$tmp/err"; then
+			ok startup-sigterm
+		else
+			ko startup-sigterm "exit $rc: $(head -c 300 "$tmp/err")"
+		fi
 	fi
 fi
 if [ "$(uname -m)" != aarch64 ]; then
-	# no backend here: lkvm refuses after reading the files and frees all of it
+	# no backend here: lkvm refuses before reading any file and frees all it made
 	case_ no-backend-teardown 1 'backend' run -k "$tmp/Image" -m 64 -d "$tmp/text" --9p "$tmp,share" --rng -n mode=none
 fi
 echo "$pass passed, $fail failed"

@@ -529,3 +529,33 @@ TEST(control, no_chmod_through_swapped_symlink)
 	REQUIRE(stat(r.victim, &st) == 0);
 	CHECK_EQ_U64(st.st_mode & 0777, 0644);
 }
+
+/* kvmtool's spellings of the control commands (issue 15) */
+TEST(control, command_spellings)
+{
+	static struct ctl_server s;
+	char rt[64];
+	char *stop_name[] = { "stop", "--name", "vm", NULL };
+	char *stop_n[] = { "stop", "-n", "nosuch", NULL };
+	char *stop_help[] = { "stop", "--help", NULL };
+	char *stat_all[] = { "stat", "--all", NULL };
+	char *debug_d[] = { "debug", "-n", "vm", "-d", NULL };
+	char *both[] = { "stop", "vm", "--all", NULL };
+	FILE *saved = stdout;
+
+	ctl_tmp_runtime(rt, sizeof(rt));
+	ctl_server_start(&s, "vm");
+	stdout = fopen("/dev/null", "w");
+	CHECK_EQ_U64(cmd_stop(2, stop_help), 0);
+	CHECK_EQ_U64(cmd_stop(3, stop_n), 1);
+	CHECK_EQ_U64(cmd_stat(2, stat_all), 1); /* stat takes one VM */
+	CHECK_EQ_U64(cmd_stop(3, both), 1);
+	/* the test server answers "dump" and "stop" with ERR: reached, not parsed away */
+	CHECK_EQ_U64(cmd_debug(4, debug_d), 1);
+	CHECK_EQ_U64(atomic_load(&s.served), 1);
+	CHECK_EQ_U64(cmd_stop(3, stop_name), 1);
+	CHECK_EQ_U64(atomic_load(&s.served), 2);
+	fclose(stdout);
+	stdout = saved;
+	ctl_server_stop(&s);
+}

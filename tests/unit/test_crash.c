@@ -9,9 +9,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "crash.h"
 #include "disk.h"
+#include "loader.h"
 #include "test.h"
 
 TEST(crash, format)
@@ -104,25 +104,32 @@ static void startup_expect(const char *what, int sig, void (*blocker)(const char
 	CHECK_STR(out, want);
 }
 
+/* what run.c does for -k and -i, under the same handler */
 static void startup_run_kernel(const char *fifo)
 {
-	char *argv[] = { "lkvm", "run", "-k", (char *)fifo, NULL };
+	struct boot_files bf;
+	struct lkvm_err e;
 
-	lkvm_main(4, argv, "test");
+	if (crash_stop_signals_install())
+		_exit(7);
+	boot_files_load(&bf, fifo, NULL, 64 << 20, &e);
 }
 
 static void startup_run_initrd(const char *fifo)
 {
 	char kernel[] = "/tmp/lkvm-startup-Image";
-	char *argv[] = { "lkvm", "run", "-k", kernel, "-i", (char *)fifo, NULL };
 	char hdr[4096] = { 0 };
 	FILE *f = fopen(kernel, "w");
+	struct boot_files bf;
+	struct lkvm_err e;
 
 	/* a minimal arm64 Image header: magic "ARM\x64" at 0x38 */
 	memcpy(hdr + 0x38, "ARM\x64", 4);
 	if (!f || fwrite(hdr, 1, sizeof(hdr), f) != sizeof(hdr) || fclose(f))
 		_exit(6);
-	lkvm_main(6, argv, "test");
+	if (crash_stop_signals_install())
+		_exit(7);
+	boot_files_load(&bf, kernel, fifo, 64 << 20, &e);
 }
 
 static void startup_disk(const char *path)

@@ -238,3 +238,52 @@ TEST(options, getopt_state_reset)
 	CHECK(PARSE(&cfg, &e, "-k", "Image2") == 0);
 	CHECK_STR(cfg.kernel_path, "Image2");
 }
+
+/* kvmtool's spellings (issue 15): what users' scripts and kvm-unit-tests carry */
+TEST(options, kvmtool_spellings)
+{
+	struct vm_config cfg;
+	struct lkvm_err e = { "" };
+
+	/* --debug is a flag: it must not swallow the next word as a value */
+	CHECK_EQ_U64(PARSE(&cfg, &e, "--debug", "-k", "Image"), 0);
+	CHECK_EQ_U64(cfg.loglevel, LOG_DEBUG);
+	CHECK_STR(cfg.kernel_path, "Image");
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "--loglevel=warning"), 0);
+	CHECK_EQ_U64(cfg.loglevel, LOG_WARN);
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "--console", "hv"), 0);
+	CHECK_EQ_U64(cfg.console, CONSOLE_VIRTIO);
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "--virtio-legacy"), 0);
+	CHECK_EQ_U64(cfg.transport, VIRTIO_MMIO_LEGACY);
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "--nodefaults", "--network", "mode=none"), 0);
+	CHECK(cfg.nodefaults);
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "-m", "1G"), 0);
+	CHECK_EQ_U64(cfg.ram_size, 1ULL << 30);
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "-m", "262144K"), 0);
+	CHECK_EQ_U64(cfg.ram_size, 256ULL << 20);
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "-m", "1T"), 0);
+	CHECK_EQ_U64(cfg.ram_size, 1ULL << 40);
+	CHECK(PARSE(&cfg, &e, "-k", "I", "-m", "1025K") < 0);
+}
+
+/* errors name the option as it was written */
+TEST(options, errors_name_the_option)
+{
+	struct vm_config cfg;
+	struct lkvm_err e = { "" };
+
+	CHECK(PARSE(&cfg, &e, "-k", "I", "--rng=1") < 0);
+	CHECK_STR(e.msg, "option --rng takes no value (see lkvm run --help)");
+	CHECK(PARSE(&cfg, &e, "-k", "I", "--balloon") < 0);
+	CHECK_STR(e.msg, "--balloon: a kvmtool option lkvm does not have (see docs/kvmtool.md)");
+	CHECK(PARSE(&cfg, &e, "-k", "I", "--tty", "0") < 0);
+	CHECK_CONTAINS(e.msg, "--tty: a kvmtool option");
+	CHECK(PARSE(&cfg, &e, "-k", "I", "--virtio-transport", "pci") < 0);
+	CHECK_CONTAINS(e.msg, "virtio-mmio only");
+	CHECK(PARSE(&cfg, &e, "-k", "I", "-Z") < 0);
+	CHECK_STR(e.msg, "unknown option -Z (see lkvm run --help)");
+	CHECK(PARSE(&cfg, &e, "-k", "I", "--frobnicate") < 0);
+	CHECK_STR(e.msg, "unknown option --frobnicate (see lkvm run --help)");
+	CHECK(PARSE(&cfg, &e, "-k") < 0);
+	CHECK_STR(e.msg, "option -k needs a value");
+}

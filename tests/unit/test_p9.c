@@ -2238,6 +2238,13 @@ TEST(p9, spec_options)
 	CHECK_EQ_U64(flags, P9_SHARE_OWNERS);
 	free(dir);
 	free(tag);
+	/* --9p DIR: kvmtool's default tag */
+	REQUIRE(virtio_9p_parse_spec("/srv", &dir, &tag, &flags, &e) == 0);
+	CHECK_STR(dir, "/srv");
+	CHECK_STR(tag, "kvm_9p");
+	CHECK_EQ_U64(flags, 0);
+	free(dir);
+	free(tag);
 	CHECK(virtio_9p_parse_spec("/srv,t,suid", &dir, &tag, &flags, &e) < 0);
 	CHECK_CONTAINS(e.msg, "unknown option 'suid'");
 }
