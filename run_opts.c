@@ -37,6 +37,7 @@ enum {
 	OPT_NETWORK_NONE,
 	OPT_DEBUG,
 	OPT_VIRTIO_LEGACY,
+	OPT_PMU,
 	/* kvmtool options lkvm does not have: OPT_KVMTOOL_ONLY + index */
 	OPT_KVMTOOL_ONLY = 0x200,
 };
@@ -50,7 +51,7 @@ static const char *const kvmtool_only[] = {
 	"firmware", "flash", "no-dhcp", "vfio-pci", "debug-single-step", "debug-ioport",
 	"debug-mmio", "debug-iodelay", "override-bad-firmware-cntfrq", "force-pci",
 	"firmware-address", "disable-mte", "vcpu-affinity", "kaslr-seed", "no-pvtime",
-	"sve-max-vl", "pmu", "nested",
+	"sve-max-vl", "nested",
 };
 
 
@@ -108,8 +109,8 @@ static const struct option run_options[] = {
 	{ "kaslr-seed", required_argument, NULL, OPT_KVMTOOL_ONLY + 22 },
 	{ "no-pvtime", no_argument, NULL, OPT_KVMTOOL_ONLY + 23 },
 	{ "sve-max-vl", required_argument, NULL, OPT_KVMTOOL_ONLY + 24 },
-	{ "pmu", no_argument, NULL, OPT_KVMTOOL_ONLY + 25 },
-	{ "nested", no_argument, NULL, OPT_KVMTOOL_ONLY + 26 },
+	{ "nested", no_argument, NULL, OPT_KVMTOOL_ONLY + 25 },
+	{ "pmu", no_argument, NULL, OPT_PMU },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -170,7 +171,8 @@ void run_usage(FILE *f)
 		"      --no-seccomp       debug: no seccomp filter (by default a syscall lkvm\n"
 		"                         does not use stops it with one line naming it)%s\n"
 		"      --aarch32          run a 32-bit ARM guest (zImage) on an arm64 host\n"
-		"      --irqchip TYPE     gicv3 (default) or gicv2\n"
+		"      --irqchip TYPE     gicv3 (default), gicv3-its (with an ITS) or gicv2\n"
+		"      --pmu              a PMUv3 in every vCPU (perf in the guest)\n"
 		"      --dump-dtb FILE    write the generated device tree to FILE and exit\n"
 		"                         without running the guest\n"
 		"      --loglevel LEVEL   error, warn (default; or warning), info or debug\n"
@@ -269,8 +271,10 @@ static const struct run_choice offer_choices[] = {
 static const struct run_choice endian_choices[] = {
 	{ "le", VQ_LE }, { "be", VQ_BE }, { NULL, 0 },
 };
+#define RUN_IRQCHIP_GICV3_ITS 0x100 /* a GICv3 with cfg->its */
 static const struct run_choice irqchip_choices[] = {
-	{ "gicv3", IRQCHIP_GICV3 }, { "gicv2", IRQCHIP_GICV2 }, { NULL, 0 },
+	{ "gicv3", IRQCHIP_GICV3 }, { "gicv2", IRQCHIP_GICV2 },
+	{ "gicv3-its", RUN_IRQCHIP_GICV3_ITS }, { NULL, 0 },
 };
 
 /* Sets *out from the word; else one error line that lists the words. */
@@ -422,10 +426,16 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 		case OPT_VIRTIO_LEGACY:
 			cfg->transport = VIRTIO_MMIO_LEGACY;
 			break;
+		case OPT_PMU:
+			cfg->pmu = true;
+			break;
 		case OPT_IRQCHIP:
+			if (!strcmp(optarg, "gicv2m"))
+				return err_set(e, "--irqchip gicv2m: not in lkvm (gicv2, gicv3, gicv3-its)");
 			if (run_parse_choice("--irqchip", optarg, irqchip_choices, &v, e))
 				return -1;
-			cfg->irqchip = v;
+			cfg->its = v == RUN_IRQCHIP_GICV3_ITS;
+			cfg->irqchip = cfg->its ? IRQCHIP_GICV3 : v;
 			break;
 		case OPT_DUMP_DTB:
 			cfg->dump_dtb = optarg;

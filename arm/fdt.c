@@ -77,6 +77,38 @@ static int dt_gic(void *fdt, const struct arm_dt_desc *d, struct lkvm_err *e)
 	CHECK(fdt_property_cell(fdt, "#address-cells", 2));
 	CHECK(fdt_property_cell(fdt, "#size-cells", 2));
 	CHECK(fdt_property_cell(fdt, "phandle", DT_GIC_PHANDLE));
+	if (d->gic == IRQCHIP_GICV3 && d->its_size) {
+		/* interrupt-controller/arm,gic-v3.yaml: the ITS is a child, 1:1 ranges */
+		CHECK(fdt_property(fdt, "ranges", NULL, 0));
+		snprintf(name, sizeof(name), "msi-controller@%llx", (unsigned long long)d->its_base);
+		CHECK(fdt_begin_node(fdt, name));
+		CHECK(fdt_property_string(fdt, "compatible", "arm,gic-v3-its"));
+		CHECK(fdt_property(fdt, "msi-controller", NULL, 0));
+		CHECK(fdt_property_cell(fdt, "#msi-cells", 1));
+		CHECK(prop_reg(fdt, d->its_base, d->its_size));
+		CHECK(fdt_property_cell(fdt, "phandle", DT_ITS_PHANDLE));
+		CHECK(fdt_end_node(fdt));
+	}
+	CHECK(fdt_end_node(fdt));
+	return 0;
+}
+
+/* perf/arm,pmu: the PMUv3 overflow PPI of every vCPU */
+static int dt_pmu(void *fdt, const struct arm_dt_desc *d, struct lkvm_err *e)
+{
+	uint32_t flags = DT_IRQ_LEVEL_HIGH;
+	fdt32_t irq[3];
+
+	if (!d->pmu)
+		return 0;
+	if (d->gic == IRQCHIP_GICV2)
+		flags |= ((1u << MIN(d->nr_cpus, 8u)) - 1) << 8;
+	irq[0] = cpu_to_fdt32(DT_GIC_PPI);
+	irq[1] = cpu_to_fdt32(d->pmu_ppi);
+	irq[2] = cpu_to_fdt32(flags);
+	CHECK(fdt_begin_node(fdt, "pmu"));
+	CHECK(fdt_property_string(fdt, "compatible", "arm,armv8-pmuv3"));
+	CHECK(fdt_property(fdt, "interrupts", irq, sizeof(irq)));
 	CHECK(fdt_end_node(fdt));
 	return 0;
 }
@@ -195,7 +227,7 @@ int arm_dt_build(const struct arm_dt_desc *d, void *buf, size_t size, struct lkv
 	CHECK(prop_reg(fdt, d->ram_base, d->ram_size));
 	CHECK(fdt_end_node(fdt));
 	if (dt_cpus(fdt, d, e) || dt_gic(fdt, d, e) || dt_timer_psci(fdt, d, e) ||
-	    dt_devices(fdt, d, e))
+	    dt_pmu(fdt, d, e) || dt_devices(fdt, d, e))
 		return -1;
 	CHECK(fdt_end_node(fdt));
 	CHECK(fdt_finish(fdt));

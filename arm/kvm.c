@@ -34,6 +34,7 @@
 
 struct arm_vm {
 	int gic_fd;
+	int its_fd; /* -1: none */
 	struct kvm_vcpu_init target;
 	bool have_target;
 	_Atomic unsigned int nisv_logged; /* undecodable accesses logged (capped) */
@@ -87,12 +88,15 @@ static int arm_vm_init(struct vm *vm, struct lkvm_err *e)
 	if (!a)
 		return err_set(e, "out of memory");
 	a->gic_fd = -1;
+	a->its_fd = -1;
 	vm->arch_priv = a;
 
 	if (!vm_check_extension(vm, KVM_CAP_ARM_PSCI_0_2))
 		return err_set(e, "this host's KVM has no PSCI 0.2 (KVM_CAP_ARM_PSCI_0_2)");
 	if (cfg->aarch32 && !vm_check_extension(vm, KVM_CAP_ARM_EL1_32BIT))
 		return err_set(e, "--aarch32: this host's CPUs cannot run 32-bit guests (KVM_CAP_ARM_EL1_32BIT is absent)");
+	if (cfg->pmu && !vm_check_extension(vm, KVM_CAP_ARM_PMU_V3))
+		return err_set(e, "--pmu: this host's KVM has no PMUv3 for guests (KVM_CAP_ARM_PMU_V3 is absent)");
 
 	/*
 	 * A guest access to MMIO that KVM cannot decode (no valid syndrome:
@@ -135,6 +139,16 @@ static int arm_vm_init(struct vm *vm, struct lkvm_err *e)
 		    gic_set_addr(a->gic_fd, KVM_VGIC_V2_ADDR_TYPE_CPU, ARM_GIC_CPU_BASE) < 0)
 			return err_errno(e, errno, "cannot place the GICv2");
 	}
+	if (cfg->its) {
+		struct kvm_create_device its = { .type = KVM_DEV_TYPE_ARM_VGIC_ITS };
+
+		/* before any file is read: an ITS the host lacks is said first */
+		if (ioctl(vm->vm_fd, KVM_CREATE_DEVICE, &its) < 0)
+			return err_errno(e, errno, "--irqchip gicv3-its: this host's KVM cannot create an ITS");
+		a->its_fd = its.fd;
+		if (gic_set_addr(a->its_fd, KVM_VGIC_ITS_ADDR_TYPE, ARM_GIC_ITS_BASE) < 0)
+			return err_errno(e, errno, "cannot place the ITS");
+	}
 	return 0;
 }
 
@@ -158,6 +172,8 @@ static int arm_vcpu_init(struct vcpu *vcpu, struct lkvm_err *e)
 		init.features[0] |= 1u << KVM_ARM_VCPU_POWER_OFF;
 	if (vm->cfg->aarch32)
 		init.features[0] |= 1u << KVM_ARM_VCPU_EL1_32BIT;
+	if (vm->cfg->pmu)
+		init.features[0] |= 1u << KVM_ARM_VCPU_PMU_V3;
 	if (ioctl(vcpu->fd, KVM_ARM_VCPU_INIT, &init) < 0)
 		return err_errno(e, errno, "KVM_ARM_VCPU_INIT of vCPU %u", vcpu->id);
 
@@ -165,6 +181,26 @@ static int arm_vcpu_init(struct vcpu *vcpu, struct lkvm_err *e)
 	reg.addr = (uintptr_t)&vcpu->mpidr;
 	if (ioctl(vcpu->fd, KVM_GET_ONE_REG, &reg) < 0)
 		return err_errno(e, errno, "cannot read MPIDR of vCPU %u", vcpu->id);
+	return 0;
+}
+
+/* Documentation/virt/kvm/devices/vcpu.rst: PMUv3 IRQ, then INIT, after the vGIC */
+static int arm_pmu_init(struct vcpu *vcpu, struct lkvm_err *e)
+{
+	int irq = 16 + ARM_PMU_PPI; /* an INTID */
+	struct kvm_device_attr attr = {
+		.group = KVM_ARM_VCPU_PMU_V3_CTRL,
+		.attr = KVM_ARM_VCPU_PMU_V3_IRQ,
+		.addr = (uintptr_t)&irq,
+	};
+
+	if (ioctl(vcpu->fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return err_errno(e, errno, "--pmu: cannot route the PMU interrupt of vCPU %u",
+				 vcpu->id);
+	attr.attr = KVM_ARM_VCPU_PMU_V3_INIT;
+	attr.addr = 0;
+	if (ioctl(vcpu->fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return err_errno(e, errno, "--pmu: cannot initialise the PMU of vCPU %u", vcpu->id);
 	return 0;
 }
 
@@ -185,6 +221,16 @@ static int arm_vm_finalize(struct vm *vm, struct lkvm_err *e)
 	};
 	if (ioctl(a->gic_fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
 		return err_errno(e, errno, "cannot initialise the vGIC");
+	/* the ITS and the PMU's interrupt exist only once the vGIC does */
+	if (a->its_fd >= 0 && ioctl(a->its_fd, KVM_SET_DEVICE_ATTR, &attr) < 0)
+		return err_errno(e, errno, "cannot initialise the ITS");
+	if (vm->cfg->pmu) {
+		unsigned int i;
+
+		for (i = 0; i < vm->nr_vcpus; i++)
+			if (arm_pmu_init(vm->vcpus[i], e))
+				return -1;
+	}
 	return 0;
 }
 
@@ -251,6 +297,10 @@ static int arm_boot(struct vm *vm, const struct boot_files *bf, struct lkvm_err 
 		.gic_redist_size = ARM_GIC_REDIST_STRIDE * vm->nr_vcpus,
 		.gic_cpu_base = ARM_GIC_CPU_BASE,
 		.gic_cpu_size = ARM_GIC_CPU_SIZE,
+		.its_base = ARM_GIC_ITS_BASE,
+		.its_size = cfg->its ? ARM_GIC_ITS_SIZE : 0,
+		.pmu = cfg->pmu,
+		.pmu_ppi = ARM_PMU_PPI,
 		.bus = &vm->bus,
 		.bootargs = cfg->cmdline,
 		.initrd_start = bf->initrd ? bl.initrd_addr : 0,
@@ -378,6 +428,8 @@ static void arm_vm_exit(struct vm *vm)
 
 	if (!a)
 		return;
+	if (a->its_fd >= 0)
+		close(a->its_fd);
 	if (a->gic_fd >= 0)
 		close(a->gic_fd);
 	free(a);

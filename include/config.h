@@ -32,6 +32,8 @@ struct vm_config {
 	unsigned int nr_cpus;
 	bool aarch32;
 	enum irqchip_type irqchip;
+	bool its;  /* --irqchip gicv3-its: a vITS beside the GICv3 */
+	bool pmu;  /* --pmu: PMUv3 in every vCPU */
 	enum console_type console;
 	enum log_level loglevel;
 	const char *disks[CONFIG_MAX_DISKS]; /* -d specs: FILE[,ro][,direct] */

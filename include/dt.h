@@ -21,6 +21,9 @@ struct arm_dt_desc {
 	uint64_t gic_dist_base, gic_dist_size;
 	uint64_t gic_redist_base, gic_redist_size; /* GICv3 */
 	uint64_t gic_cpu_base, gic_cpu_size;       /* GICv2 */
+	uint64_t its_base, its_size;               /* size 0: no ITS */
+	bool pmu;                                  /* a PMUv3 node, on pmu_ppi */
+	uint32_t pmu_ppi;
 	const struct mmio_bus *bus;                /* devices to describe */
 	const char *bootargs;                      /* NULL: empty */
 	uint64_t initrd_start, initrd_end;         /* end 0: no initrd */
@@ -32,6 +35,7 @@ struct arm_dt_desc {
 #define DT_IRQ_EDGE_RISING 1
 #define DT_IRQ_LEVEL_HIGH 4
 #define DT_GIC_PHANDLE 1
+#define DT_ITS_PHANDLE 2
 
 /* Builds the blob into buf (size bytes); fdt_totalsize() gives its length. */
 int arm_dt_build(const struct arm_dt_desc *d, void *buf, size_t size, struct lkvm_err *e);

@@ -431,3 +431,61 @@ TEST(fdt, every_buffer_size)
 out:
 	fixture_exit(&f);
 }
+
+/* --irqchip gicv3-its: the ITS is a child of the GICv3 node, 1:1 ranges */
+TEST(fdt, gicv3_its)
+{
+	static const uint64_t its_reg[] = { 0x08080000, 0x20000 };
+	struct fixture f;
+	uint32_t one = 1, two = 2;
+
+	if (!fixture_init(&f, IRQCHIP_GICV3))
+		goto out;
+	f.d.its_base = 0x08080000;
+	f.d.its_size = 0x20000;
+	if (!fixture_build(&f))
+		goto out;
+	CHECK(has_prop(f.fdt, "/intc@8000000", "ranges"));
+	CHECK_STR(prop_str(f.fdt, "/intc@8000000/msi-controller@8080000", "compatible"),
+		  "arm,gic-v3-its");
+	CHECK(has_prop(f.fdt, "/intc@8000000/msi-controller@8080000", "msi-controller"));
+	CHECK(prop_cells(f.fdt, "/intc@8000000/msi-controller@8080000", "#msi-cells", &one, 1));
+	CHECK(reg_pairs(f.fdt, "/intc@8000000/msi-controller@8080000", its_reg, 1));
+	CHECK(prop_cells(f.fdt, "/intc@8000000/msi-controller@8080000", "phandle", &two, 1));
+	/* none without it, nor on a GICv2 */
+	CHECK(fdt_path_offset(f.fdt, "/pmu") < 0);
+out:
+	fixture_exit(&f);
+	if (!fixture_init(&f, IRQCHIP_GICV3) || !fixture_build(&f))
+		goto out2;
+	CHECK(fdt_path_offset(f.fdt, "/intc@8000000/msi-controller@8080000") < 0);
+	CHECK(!has_prop(f.fdt, "/intc@8000000", "ranges"));
+out2:
+	fixture_exit(&f);
+}
+
+/* --pmu: arm,armv8-pmuv3 on PPI 7, level high (with the CPU mask on a GICv2) */
+TEST(fdt, pmu)
+{
+	static const uint32_t v3[] = { 1, 7, 4 }, v2[] = { 1, 7, 0x304 };
+	struct fixture f;
+
+	if (!fixture_init(&f, IRQCHIP_GICV3))
+		goto out;
+	f.d.pmu = true;
+	f.d.pmu_ppi = 7;
+	if (!fixture_build(&f))
+		goto out;
+	CHECK_STR(prop_str(f.fdt, "/pmu", "compatible"), "arm,armv8-pmuv3");
+	CHECK(prop_cells(f.fdt, "/pmu", "interrupts", v3, 3));
+out:
+	fixture_exit(&f);
+	if (!fixture_init(&f, IRQCHIP_GICV2))
+		goto out2;
+	f.d.pmu = true;
+	f.d.pmu_ppi = 7;
+	if (fixture_build(&f))
+		CHECK(prop_cells(f.fdt, "/pmu", "interrupts", v2, 3));
+out2:
+	fixture_exit(&f);
+}

@@ -287,3 +287,19 @@ TEST(options, errors_name_the_option)
 	CHECK(PARSE(&cfg, &e, "-k") < 0);
 	CHECK_STR(e.msg, "option -k needs a value");
 }
+
+TEST(options, pmu_and_its)
+{
+	struct vm_config cfg;
+	struct lkvm_err e = { "" };
+
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "--pmu", "--irqchip=gicv3-its"), 0);
+	CHECK(cfg.pmu);
+	CHECK(cfg.its);
+	CHECK_EQ_U64(cfg.irqchip, IRQCHIP_GICV3);
+	CHECK_EQ_U64(PARSE(&cfg, &e, "-k", "I", "--irqchip", "gicv2"), 0);
+	CHECK(!cfg.its && !cfg.pmu);
+	CHECK_EQ_U64(cfg.irqchip, IRQCHIP_GICV2);
+	CHECK(PARSE(&cfg, &e, "-k", "I", "--irqchip", "gicv2m") < 0);
+	CHECK_CONTAINS(e.msg, "gicv2m: not in lkvm");
+}
