@@ -223,6 +223,19 @@ static int run_find_root(struct run_ctx *ctx, struct lkvm_err *e)
 	return 0;
 }
 
+/* the command line has NAME (e.g. "panic=") at the start of a word */
+static bool run_has_param(const char *cmdline, const char *name)
+{
+	const char *p = cmdline;
+
+	while ((p = strstr(p, name))) {
+		if (p == cmdline || p[-1] == ' ')
+			return true;
+		p++;
+	}
+	return false;
+}
+
 /* lkvm's defaults first, then the user's words, which override them */
 static int run_build_cmdline(struct run_ctx *ctx, struct lkvm_err *e)
 {
@@ -252,6 +265,18 @@ static int run_build_cmdline(struct run_ctx *ctx, struct lkvm_err *e)
 	}
 	if (strstr(user, "console="))
 		con = "";
+	/*
+	 * A panic must end lkvm, not hang it: reboot at once (panic=-1), in
+	 * warm mode, which lkvm reads as a crash (exit 3; core/vcpu.c). Works
+	 * with any kernel since 5.11, no driver needed. The user's own panic=
+	 * or panic_reboot_mode= win.
+	 */
+	if (!run_has_param(user, "panic="))
+		snprintf(root + strlen(root), sizeof(root) - strlen(root), "%spanic=-1",
+			 *root ? " " : "");
+	if (!run_has_param(user, "panic_reboot_mode="))
+		snprintf(root + strlen(root), sizeof(root) - strlen(root),
+			 "%spanic_reboot_mode=warm", *root ? " " : "");
 	len = strlen(con) + strlen(root) + strlen(user) + 3;
 	ctx->cmdline = malloc(len);
 	if (!ctx->cmdline)

@@ -125,7 +125,8 @@ void run_usage(FILE *f)
 		"  -k, --kernel FILE      kernel image\n"
 		"  -i, --initrd FILE      initial ramdisk\n"
 		"  -p, --params ARGS      kernel command line (console=ttyS0 is added when\n"
-		"                         ARGS has no console=)\n"
+		"                         ARGS has no console=, and panic=-1\n"
+		"                         panic_reboot_mode=warm: a panic ends lkvm, exit 3)\n"
 		"  -m, --mem SIZE         guest RAM, MiB unless suffixed K, M, G or T (default %d)\n"
 		"  -c, --cpus N           number of vCPUs (default 1)\n"
 		"  -d, --disk FILE[,ro][,direct][,format=raw|qcow2]\n"
@@ -194,7 +195,7 @@ void run_usage(FILE *f)
 		"  0    the guest powered off\n"
 		"  1    lkvm failed: bad option or input, no KVM, or an error while running\n"
 		"  2    the guest reset (rebooted)\n"
-		"  3    the guest reported a crash\n"
+		"  3    the guest kernel panicked, or reported a crash\n"
 		"  4    stopped from the console (Ctrl-A x) or by lkvm stop\n"
 		"  124  --timeout ran out\n"
 		"  128+N  stopped by signal N (SIGINT 130, SIGTERM 143)\n",

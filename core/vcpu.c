@@ -49,6 +49,20 @@ static void vcpu_system_event(struct vcpu *vcpu)
 		vm_request_stop(vm, VM_STOP_POWEROFF);
 		break;
 	case KVM_SYSTEM_EVENT_RESET:
+#ifdef KVM_SYSTEM_EVENT_RESET_FLAG_PSCI_RESET2
+		/*
+		 * A warm reset (PSCI SYSTEM_RESET2) is how lkvm's default
+		 * panic_reboot_mode=warm ends a panicked kernel: a crash, not a
+		 * reboot (run.c adds it to the command line).
+		 */
+		if (vcpu->run->system_event.ndata &&
+		    (vcpu->run->system_event.data[0] & KVM_SYSTEM_EVENT_RESET_FLAG_PSCI_RESET2)) {
+			log_err(&vm->log, "vCPU %u: the guest kernel panicked (it asked for a warm reset)",
+				vcpu->id);
+			vm_request_stop(vm, VM_STOP_CRASH);
+			break;
+		}
+#endif
 		log_debug(&vm->log, "vCPU %u: guest reset", vcpu->id);
 		vm_request_stop(vm, VM_STOP_RESET);
 		break;
