@@ -195,6 +195,25 @@ static void control_client_end(struct control_client *cl)
 		cl->ctl->accept_paused = false;
 }
 
+/* writes what the client takes of the answer now; ends the client when all is sent */
+static void control_client_send(struct control_client *cl)
+{
+	ssize_t r;
+
+	while (cl->answer_off < cl->answer_len) {
+		r = send(cl->src.fd, cl->answer + cl->answer_off, cl->answer_len - cl->answer_off,
+			 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r <= 0)
+			break;
+		cl->answer_off += r;
+	}
+	control_client_end(cl);
+}
+
 /* the command is complete: run it, then write the answer as the client reads */
 static void control_client_answer(struct control_client *cl, const char *early_err)
 {
@@ -225,7 +244,12 @@ static void control_client_answer(struct control_client *cl, const char *early_e
 		return;
 	}
 	cl->answer_off = 0;
-	if (evloop_mod(c->loop, &cl->src, EPOLLOUT))
+	/*
+	 * Most answers fit the socket buffer: sent now. That matters for
+	 * "stop", after which the main loop may not turn again.
+	 */
+	control_client_send(cl);
+	if (cl->src.fd >= 0 && evloop_mod(c->loop, &cl->src, EPOLLOUT))
 		control_client_end(cl);
 }
 
@@ -237,18 +261,7 @@ static void control_client_io(struct ev_source *src, uint32_t events)
 	if (cl->src.fd < 0)
 		return; /* a stale event for a slot ended in this batch */
 	if (cl->answer) {
-		while (cl->answer_off < cl->answer_len) {
-			r = send(cl->src.fd, cl->answer + cl->answer_off,
-				 cl->answer_len - cl->answer_off, MSG_NOSIGNAL | MSG_DONTWAIT);
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r < 0 && errno == EAGAIN)
-				return;
-			if (r <= 0)
-				break;
-			cl->answer_off += r;
-		}
-		control_client_end(cl);
+		control_client_send(cl);
 		return;
 	}
 	for (;;) {
@@ -444,6 +457,9 @@ void control_close(struct control *c, struct evloop *loop)
 	if (!c->path[0])
 		return;
 	for (i = 0; i < CONTROL_CLIENTS; i++) {
+		/* an answer still queued (the VM stopped meanwhile): what fits goes */
+		if (c->clients[i].src.fd >= 0 && c->clients[i].answer)
+			control_client_send(&c->clients[i]);
 		control_client_end(&c->clients[i]);
 		close(c->clients[i].timer.fd);
 	}

@@ -263,6 +263,11 @@ static int ctl_handle(void *opaque, const char *cmd, FILE *out, struct lkvm_err 
 		fprintf(out, "name=test\n");
 		return 0;
 	}
+	if (!strcmp(cmd, "stopnow")) {
+		/* like run.c's "stop": the main loop does not turn again */
+		atomic_store(&s->stop, true);
+		return 0;
+	}
 	if (!strcmp(cmd, "big")) {
 		for (int i = 0; i < 20000; i++)
 			fprintf(out, "line %d of a big answer\n", i);
@@ -558,4 +563,22 @@ TEST(control, command_spellings)
 	fclose(stdout);
 	stdout = saved;
 	ctl_server_stop(&s);
+}
+
+/* "stop" ends the main loop: the client still gets its OK (it said "hung up") */
+TEST(control, answer_reaches_client_when_loop_stops)
+{
+	static struct ctl_server s;
+	char rt[64];
+	struct lkvm_err e = { "" };
+	pthread_t t;
+
+	ctl_tmp_runtime(rt, sizeof(rt));
+	ctl_server_start(&s, "vm");
+	CHECK(control_request_timeout("vm", "stopnow", stdout, 2000, &e) == 0);
+	/* the loop thread has left; control_close runs after it */
+	t = s.t;
+	pthread_join(t, NULL);
+	control_close(&s.c, &s.loop);
+	evloop_exit(&s.loop);
 }
