@@ -268,15 +268,15 @@ static int run_build_cmdline(struct run_ctx *ctx, struct lkvm_err *e)
 	/*
 	 * A panic must end lkvm, not hang it: reboot at once (panic=-1), in
 	 * warm mode, which lkvm reads as a crash (exit 3; core/vcpu.c). Works
-	 * with any kernel since 5.11, no driver needed. The user's own panic=
-	 * or panic_reboot_mode= win.
+	 * with Linux 6.1 guests (PSCI SYSTEM_RESET2), no driver needed. The user's own panic=
+	 * or reboot= win (reboot=panic_warm: kernel/reboot.c, panic_reboot_mode).
 	 */
 	if (!run_has_param(user, "panic="))
 		snprintf(root + strlen(root), sizeof(root) - strlen(root), "%spanic=-1",
 			 *root ? " " : "");
-	if (!run_has_param(user, "panic_reboot_mode="))
+	if (!run_has_param(user, "reboot="))
 		snprintf(root + strlen(root), sizeof(root) - strlen(root),
-			 "%spanic_reboot_mode=warm", *root ? " " : "");
+			 "%sreboot=panic_warm", *root ? " " : "");
 	len = strlen(con) + strlen(root) + strlen(user) + 3;
 	ctx->cmdline = malloc(len);
 	if (!ctx->cmdline)

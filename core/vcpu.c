@@ -52,7 +52,7 @@ static void vcpu_system_event(struct vcpu *vcpu)
 #ifdef KVM_SYSTEM_EVENT_RESET_FLAG_PSCI_RESET2
 		/*
 		 * A warm reset (PSCI SYSTEM_RESET2) is how lkvm's default
-		 * panic_reboot_mode=warm ends a panicked kernel: a crash, not a
+		 * reboot=panic_warm ends a panicked kernel: a crash, not a
 		 * reboot (run.c adds it to the command line).
 		 */
 		if (vcpu->run->system_event.ndata &&
