@@ -15,6 +15,7 @@
 #include "vm.h"
 
 #define DEFAULT_RAM_MIB 256
+#define RUN_SHORT_OPTS "k:i:p:m:c:d:n:h"
 
 enum {
 	OPT_CONSOLE = 0x100,
@@ -126,7 +127,7 @@ void run_usage(FILE *f)
 		"  -i, --initrd FILE      initial ramdisk\n"
 		"  -p, --params ARGS      kernel command line (console=ttyS0 is added when\n"
 		"                         ARGS has no console=, and panic=-1\n"
-		"                         panic_reboot_mode=warm: a panic ends lkvm, exit 3)\n"
+		"                         reboot=panic_warm: a panic ends lkvm, exit 3)\n"
 		"  -m, --mem SIZE         guest RAM, MiB unless suffixed K, M, G or T (default %d)\n"
 		"  -c, --cpus N           number of vCPUs (default 1)\n"
 		"  -d, --disk FILE[,ro][,direct][,format=raw|qcow2]\n"
@@ -304,11 +305,19 @@ static int run_parse_choice(const char *opt, const char *arg, const struct run_c
  */
 static int run_bad_option(const char *arg, int optopt_, struct lkvm_err *e)
 {
-	if (optopt_ && optopt_ < 0x100 && arg[0] == '-' && arg[1] != '-')
-		return err_set(e, "unknown option -%c (see lkvm run --help)", optopt_);
-	if (optopt_ && !strncmp(arg, "--", 2) && strchr(arg, '='))
+	/* a long option's value (one of ours, or >= 0x100): it was given "=..." */
+	bool long_opt = optopt_ >= 0x100 || (optopt_ > 0 && strchr(RUN_SHORT_OPTS, optopt_));
+
+	if (long_opt && !strncmp(arg, "--", 2) && strchr(arg, '='))
 		return err_set(e, "option %.*s takes no value (see lkvm run --help)",
 			       (int)(strchr(arg, '=') - arg), arg);
+	/*
+	 * A short option: by its letter, since inside a cluster (-zc8) arg is
+	 * the word before (found by tests/fuzz options).
+	 */
+	if (optopt_ && optopt_ < 0x100) /* glibc: a negative value for a byte >= 0x80 */
+		return err_set(e, "unknown option -%c (see lkvm run --help)",
+			       (unsigned char)optopt_);
 	return err_set(e, "unknown option %s (see lkvm run --help)", arg);
 }
 
@@ -324,7 +333,7 @@ int run_parse_options(int argc, char **argv, struct vm_config *cfg, struct lkvm_
 	/* 0, not 1: glibc also forgets its place inside a group like -zc8 */
 	optind = 0;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":k:i:p:m:c:d:n:h", run_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":" RUN_SHORT_OPTS, run_options, NULL)) != -1) {
 		switch (c) {
 		case 'k':
 			cfg->kernel_path = optarg;

@@ -255,6 +255,7 @@ static void control_client_answer(struct control_client *cl, const char *early_e
 
 static void control_client_io(struct ev_source *src, uint32_t events)
 {
+	(void)events;
 	struct control_client *cl = src->opaque;
 	ssize_t r;
 
@@ -271,11 +272,14 @@ static void control_client_io(struct ev_source *src, uint32_t events)
 			 MSG_DONTWAIT);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0 && errno == EAGAIN) {
-			if (events & (EPOLLHUP | EPOLLERR))
-				control_client_end(cl);
+		/*
+		 * Nothing to read: wait. Never end the client on EPOLLHUP here:
+		 * the event may be a stale one of the slot's previous client,
+		 * ended earlier in this batch (found by tests/fuzz control). A
+		 * real hang-up reads as EOF, an error as an error.
+		 */
+		if (r < 0 && errno == EAGAIN)
 			return;
-		}
 		if (r <= 0) {
 			/* EOF: what came is the command (a client may omit the newline) */
 			cl->cmd[cl->cmd_len] = 0;
@@ -484,20 +488,22 @@ static int control_read_answer(int fd, char **buf, size_t *len, int64_t deadline
 		return err_set(e, "out of memory");
 	for (;;) {
 		if (*len + 1 == cap) {
+			size_t ncap = cap * 2 > CONTROL_ANSWER_MAX + 1 ? CONTROL_ANSWER_MAX + 1 : cap * 2;
 			char *nb;
 
-			if (cap > CONTROL_ANSWER_MAX) {
+			/* the cap is what was read, not what was allocated */
+			if (*len >= CONTROL_ANSWER_MAX) {
 				free(b);
 				return err_set(e, "the VM named '%s' answered more than %d bytes; giving up",
 					       name, CONTROL_ANSWER_MAX);
 			}
-			nb = realloc(b, cap * 2);
+			nb = realloc(b, ncap);
 			if (!nb) {
 				free(b);
 				return err_set(e, "out of memory");
 			}
 			b = nb;
-			cap *= 2;
+			cap = ncap;
 		}
 		r = recv(fd, b + *len, cap - 1 - *len, MSG_DONTWAIT);
 		if (r > 0) {
@@ -530,7 +536,8 @@ static int control_send_cmd(int fd, const char *cmd, int64_t deadline, const cha
 	size_t len = strlen(cmd), off = 0;
 	char line[CONTROL_CMD_MAX + 1];
 
-	if (len >= CONTROL_CMD_MAX)
+	/* the server takes CONTROL_CMD_MAX - 2 bytes and the newline */
+	if (len >= CONTROL_CMD_MAX - 1)
 		return err_set(e, "command too long");
 	memcpy(line, cmd, len);
 	line[len++] = '\n';

@@ -2,14 +2,15 @@
 /* Shared pieces of the libFuzzer targets (fuzz_common.h). */
 #include <dirent.h>
 #include <fcntl.h>
-#include <ftw.h>
-#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "fuzz_common.h"
+#include "util.h"
 
 uint8_t fz_u8(struct fz_in *in)
 {
@@ -57,16 +58,83 @@ static struct fz_proc *fz_proc(void)
 	return &proc;
 }
 
-static int fz_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+/*
+ * The directory walks below read entries with getdents64 into a buffer on
+ * the stack: opendir()'s 32 KiB buffer, malloc'ed and freed under ASan for
+ * each directory of each input, cost the p9 target a sixth of its time.
+ */
+struct fz_dirent {
+	uint64_t ino;
+	int64_t off;
+	unsigned short reclen;
+	unsigned char type;
+	char name[];
+};
+
+static bool fz_dot(const char *name)
 {
-	if (ftw->level > 0)
-		remove(path);
-	return 0;
+	return name[0] == '.' && (!name[1] || (name[1] == '.' && !name[2]));
+}
+
+/* Removes everything below the directory dfd; true if it removed anything. */
+static bool fz_empty_fd(int dfd, int depth)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	bool removed = false;
+	long n, off;
+
+	lseek(dfd, 0, SEEK_SET);
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0) {
+		for (off = 0; off < n; off += ((struct fz_dirent *)(buf + off))->reclen) {
+			const struct fz_dirent *d = (const struct fz_dirent *)(buf + off);
+			struct stat st;
+			int sub;
+
+			if (fz_dot(d->name))
+				continue;
+			if (d->type == DT_DIR || (d->type == DT_UNKNOWN &&
+						  !fstatat(dfd, d->name, &st, AT_SYMLINK_NOFOLLOW) &&
+						  S_ISDIR(st.st_mode))) {
+				sub = openat(dfd, d->name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+				if (sub >= 0 && depth < 64) {
+					while (fz_empty_fd(sub, depth + 1))
+						;
+				}
+				if (sub >= 0)
+					close(sub);
+				removed |= !unlinkat(dfd, d->name, AT_REMOVEDIR);
+			} else {
+				removed |= !unlinkat(dfd, d->name, 0);
+			}
+		}
+	}
+	return removed;
+}
+
+int fz_nr_fds(void)
+{
+	char buf[4096] __attribute__((aligned(8)));
+	int dfd = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC), nr = 0;
+	long n, off;
+
+	FZ_ASSERT(dfd >= 0);
+	while ((n = syscall(SYS_getdents64, dfd, buf, sizeof(buf))) > 0)
+		for (off = 0; off < n; off += ((struct fz_dirent *)(buf + off))->reclen)
+			nr += !fz_dot(((struct fz_dirent *)(buf + off))->name);
+	close(dfd);
+	return nr;
 }
 
 void fz_empty_dir(const char *dir)
 {
-	nftw(dir, fz_rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (dfd < 0)
+		return;
+	/* entries removed while reading may hide others: again until none goes */
+	while (fz_empty_fd(dfd, 0))
+		;
+	close(dfd);
 }
 
 static void fz_cleanup(void)
@@ -175,21 +243,36 @@ const char *fz_share_reset(void)
 	return share;
 }
 
-/* The names in dir, sorted and joined; "" if it cannot be read. */
+static int fz_cmp_names(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The names in dir (the first 16), sorted and joined; "" if it cannot be read. */
 static void fz_list(const char *dir, char *out, size_t size)
 {
-	struct dirent **ents;
+	char buf[4096] __attribute__((aligned(8)));
+	const char *names[16];
+	unsigned int nr = 0, i;
 	size_t len = 0;
-	int n = scandir(dir, &ents, NULL, alphasort), i;
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	long n, off;
 
 	out[0] = 0;
-	for (i = 0; i < n; i++) {
-		if (strcmp(ents[i]->d_name, ".") && strcmp(ents[i]->d_name, "..") && len < size)
-			len += snprintf(out + len, size - len, "%s/", ents[i]->d_name);
-		free(ents[i]);
+	if (dfd < 0)
+		return;
+	/* one read: the directories listed here hold a handful of entries */
+	n = syscall(SYS_getdents64, dfd, buf, sizeof(buf));
+	close(dfd);
+	for (off = 0; off < n; off += ((struct fz_dirent *)(buf + off))->reclen) {
+		const struct fz_dirent *d = (const struct fz_dirent *)(buf + off);
+
+		if (!fz_dot(d->name) && nr < ARRAY_SIZE(names))
+			names[nr++] = d->name;
 	}
-	if (n >= 0)
-		free(ents);
+	qsort(names, nr, sizeof(names[0]), fz_cmp_names);
+	for (i = 0; i < nr && len < size; i++)
+		len += snprintf(out + len, size - len, "%s/", names[i]);
 }
 
 void fz_share_check(void)

@@ -67,6 +67,9 @@ void fz_share_check(void);
 int fz_fd_mark(void);
 void fz_fd_check(int mark);
 
+/* How many fds this process has open (one of them the count's own). */
+int fz_nr_fds(void);
+
 /* Touches every byte of [p, p + len): ASan reports one outside its buffer. */
 void fz_touch(const void *p, size_t len);
 

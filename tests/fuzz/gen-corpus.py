@@ -305,6 +305,77 @@ def loader():
     put("loader", "elf", pre(0) + b"\x7fELF" + bytes(60))
 
 
+# ---- control: mode (ops | client half) ----
+C_CONNECT, C_SEND, C_CMD, C_SHUT, C_READ, C_CLOSE, C_EXPIRE, C_PUMP = range(8)
+C_INFO, C_STAT, C_BIG, C_STOP, C_FAIL, C_NONSENSE = range(6)
+C_LONGEST, C_TOO_LONG = 12, 13  # the line of CONTROL_CMD_MAX - 2 bytes, and one more
+
+
+def cop(kind, a=0, b=0, data=b""):
+    if kind == C_SEND:
+        b = len(data)
+    return bytes([kind, a, b]) + data
+
+
+def control():
+    srv = lambda *ops: bytes([0]) + b"".join(ops)
+    put("control", "info", srv(cop(C_CONNECT), cop(C_CMD, 0, C_INFO), cop(C_PUMP, 1), cop(C_READ)))
+    put("control", "big", srv(cop(C_CONNECT), cop(C_CMD, 0, C_BIG), cop(C_PUMP, 3), cop(C_READ),
+                              cop(C_PUMP, 3)))
+    # more clients than slots: the rest wait in the backlog
+    put("control", "crowd", srv(*[cop(C_CONNECT) for _ in range(6)],
+                                *[cop(C_CMD, i, i) for i in range(6)], cop(C_PUMP, 3)))
+    put("control", "partial", srv(cop(C_CONNECT), cop(C_SEND, 0, data=b"in"), cop(C_PUMP),
+                                  cop(C_SEND, 0, data=b"f\0o\nrest"), cop(C_PUMP), cop(C_READ)))
+    put("control", "long", srv(cop(C_CONNECT), cop(C_CMD, 0, C_LONGEST), cop(C_CONNECT),
+                               cop(C_CMD, 1, C_TOO_LONG), cop(C_PUMP, 3)))
+    put("control", "eof", srv(cop(C_CONNECT), cop(C_SEND, 0, data=b"stat"), cop(C_SHUT),
+                              cop(C_PUMP), cop(C_CONNECT), cop(C_SHUT, 1), cop(C_PUMP)))
+    put("control", "deadline", srv(cop(C_CONNECT), cop(C_SEND, 0, data=b"in"), cop(C_PUMP),
+                                   cop(C_EXPIRE), cop(C_PUMP), cop(C_READ)))
+    put("control", "hangup", srv(cop(C_CONNECT), cop(C_CMD, 0, C_BIG), cop(C_PUMP),
+                                 cop(C_CLOSE), cop(C_PUMP, 2)))
+    # the client half: cflags (1 read the command, 2 pad, 4 hold, 8 bad name) tsel clen cmd answer
+    cli = lambda cflags, tsel, cmd, answer: bytes([1, cflags, tsel, len(cmd)]) + cmd + answer
+    put("control", "client-ok", cli(1, 0, b"info", b"name=x\nline2\nOK\n"))
+    put("control", "client-err", cli(1, 0, b"stat", b"a\0b\nERR bad thing\n"))
+    put("control", "client-unterminated", cli(1, 0, b"info", b"partial\nOK"))
+    put("control", "client-hold", cli(1 | 4, 1, b"info", b"x\n"))
+    put("control", "client-flood", cli(1 | 2, 100, b"info", b"line of the answer\n"))
+    put("control", "client-unread", cli(0, 0, b"info", b"OK\n"))
+    put("control", "client-name", cli(1 | 8, 0, b"a/b..c", b"OK\n"))
+
+
+# ---- options: sel words separated by NUL ----
+def options():
+    w = lambda sel, *words: bytes([sel]) + b"\0".join(words)
+    put("options", "run-min", w(0, b"-k", b"Image"))
+    put("options", "run-all", w(0, b"--kernel=Image", b"-i", b"rd", b"-p", b"console=ttyS0 quiet",
+        b"-m", b"1G", b"-c", b"4", b"--console", b"virtio", b"--aarch32", b"--irqchip=gicv2",
+        b"--loglevel", b"debug", b"-d", b"disk.img,ro,format=qcow2", b"--9p", b"/srv,share,ro,setid",
+        b"-n", b"mode=user,hostfwd=tcp:127.0.0.1:2222-:22", b"--rng", b"--virtio-transport",
+        b"mmio-legacy", b"--ring-endian-offer", b"be", b"--debug-ring-endian", b"le", b"--name",
+        b"vm-1", b"--timeout", b"30", b"--console-log", b"log.txt", b"--nodefaults",
+        b"--no-ioeventfd", b"--no-irqfd", b"--no-seccomp"))
+    put("options", "run-group", w(0, b"-zc8", b"-kImage"))
+    put("options", "run-bad", w(0, b"-k", b"Image", b"-m", b"3M", b"stray"))
+    put("options", "run-help", w(0, b"--he"))
+    put("options", "run-dtb", w(0, b"--dump-dtb", b"out.dtb", b"--", b"-x"))
+    put("options", "run-tap", w(0, b"-k", b"I", b"-n",
+        b"mode=tap,tapif=lkvm0,host_ip=10.0.0.1/24,guest_mac=52:54:00:12:34:57", b"-n", b"mode=none"))
+    put("options", "run-newline", w(0, b"-k", b"a\nb", b"--name", b"x\ny"))
+    put("options", "specs", w(1, b"disk.img,ro,direct", b"d,format=raw", b",ro",
+        b"mode=user,hostfwd=udp::53-10.0.2.15:53", b"/d,tag,owners", b"tcp:1.2.3.4:80-:8080",
+        b"512M", b"2g", b"debug", b"vm.name_1"))
+    put("options", "matrix", w(2, b"# comment\nname=be args=\"-k be/Image -i initrd.gz -p "
+        b"'console=ttyS0 quiet'\" \\\n   expect=\"GUEST-DONE\" reject-re=\"Oops|BUG\"\n"
+        b"name=reboot timeout=60 rc=2 args=\"-k $KDIR/Image -p reboot=psci\" expect-re='^ok [0-9]+'\n",
+        b"booting\nGUEST-DONE\nok 12\nOops: bad\n"))
+    put("options", "matrix-dup", w(2, b"name=a args=\"-k x\"\nname=a args=\"-k y\"\n"))
+    put("options", "split", w(3, b"a 'b c' \"d $HOME\" \\e ${KDIR}x # c", b"$(x) `y` a|b",
+        b"\"unterminated", b"$LKVM_FUZZ_WORDS"))
+
+
 if __name__ == "__main__":
-    for fn in (virtqueue, mmio, p9, qcow2, loader):
+    for fn in (virtqueue, mmio, p9, qcow2, loader, control, options):
         fn()

@@ -26,7 +26,7 @@ case $secs in
 	exit 2
 	;;
 esac
-targets=${FUZZ_TARGETS:-"virtqueue mmio p9 qcow2 loader"}
+targets=${FUZZ_TARGETS:-"virtqueue mmio p9 qcow2 loader control options"}
 out=build/fuzz
 crashes=$out/crashes
 logs=$out/logs

@@ -282,6 +282,9 @@ TEST(options, errors_name_the_option)
 	CHECK_CONTAINS(e.msg, "virtio-mmio only");
 	CHECK(PARSE(&cfg, &e, "-k", "I", "-Z") < 0);
 	CHECK_STR(e.msg, "unknown option -Z (see lkvm run --help)");
+	/* inside a cluster: the letter, not the word before (found by fuzzing) */
+	CHECK(PARSE(&cfg, &e, "-k", "I", "--rng", "-zc8") < 0);
+	CHECK_STR(e.msg, "unknown option -z (see lkvm run --help)");
 	CHECK(PARSE(&cfg, &e, "-k", "I", "--frobnicate") < 0);
 	CHECK_STR(e.msg, "unknown option --frobnicate (see lkvm run --help)");
 	CHECK(PARSE(&cfg, &e, "-k") < 0);
