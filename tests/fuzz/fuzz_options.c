@@ -91,10 +91,13 @@ static void fo_check_named(const char *msg, const char *prefix, const struct fo_
 		return;
 	/* a word that holds the message's own words makes X ambiguous: skip */
 	for (i = 0; i < in->n; i++)
-		if (strstr(in->w[i], " (see lkvm run --help)") || strstr(in->w[i], " needs a value"))
+		if (strstr(in->w[i], " (see lkvm run --help)") || strstr(in->w[i], " needs a value") ||
+		    strstr(in->w[i], " takes no value"))
 			return;
 	/* X may hold blanks: it ends where the message goes on */
-	end = strstr(x, " (see lkvm run --help)");
+	end = strstr(x, " takes no value");
+	if (!end)
+		end = strstr(x, " (see lkvm run --help)");
 	if (!end)
 		end = strstr(x, " needs a value");
 	if (!end)
