@@ -18,6 +18,10 @@
 #   HOST_SMP [2]  HOST_MEM [2048] (MiB)
 #   HOST_APPEND    [console=ttyAMA0 rdinit=/init quiet panic=-1]  panic=-1 with
 #                  -no-reboot: a host panic ends qemu at once, not at HOST_TIMEOUT
+#   HOST_SCRATCH   []      a raw image file given to the host as a virtio-blk
+#                  disk (virtio-mmio: /dev/vda there once the job file loads
+#                  @host-modules virtio_mmio virtio_blk), for jobs that bring
+#                  more back than the console can carry (tests/crash)
 set -u
 CACHE=${ARMHOST_CACHE:-${LKVM_CACHE:-$HOME/.cache/lkvm}/armhost}
 HOST_KERNEL=${HOST_KERNEL:-$CACHE/Image}
@@ -33,6 +37,11 @@ initrd=$1
 shift
 case $HOST_GIC in 2|3) ;; *) echo "run-host: HOST_GIC must be 2 or 3, not '$HOST_GIC'" >&2; exit 2 ;; esac
 [ -f "$initrd" ] || { echo "run-host: no initrd $initrd" >&2; exit 2; }
+if [ -n "${HOST_SCRATCH:-}" ]; then
+	[ -f "$HOST_SCRATCH" ] || { echo "run-host: no scratch image $HOST_SCRATCH" >&2; exit 2; }
+	case $HOST_SCRATCH in *,*) echo "run-host: HOST_SCRATCH must not contain a comma" >&2; exit 2 ;; esac
+	set -- -drive "if=none,id=scratch,format=raw,file=$HOST_SCRATCH" -device virtio-blk-device,drive=scratch "$@"
+fi
 [ -f "$HOST_KERNEL" ] || { echo "run-host: no host kernel $HOST_KERNEL (run tests/arm/setup.sh)" >&2; exit 2; }
 command -v qemu-system-aarch64 >/dev/null || { echo "run-host: qemu-system-aarch64 missing (run tests/setup.sh)" >&2; exit 2; }
 

@@ -29,6 +29,9 @@
 #      LKVM_CACHE, ARMHOST_CACHE, JOB_TIMEOUT (default job limit, 120 s)
 #      ARM_TIER_ENV="NAME..."  these variables of this environment are set at
 #                         the top of every job script (tests/bench: BENCH_ROUNDS)
+#      HOST_SCRATCH=FILE  (passed on to run-host.sh) a raw image the host sees
+#                         as a virtio-blk disk; tests/crash brings its images
+#                         back in it
 set -uo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
