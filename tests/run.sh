@@ -5,6 +5,8 @@
 #   3. tests/san/run.sh    unit tests and lkvm's exit paths under ASan+UBSan+LSan
 #   4. tests/s390x/run.sh  the unit tests built for s390x, a big-endian host, under qemu-user
 #   5. tests/arm/run.sh    the emulated-arm64 tier (lkvm boots guests under KVM)
+#      tests/crash/run.sh  SIGKILL lkvm under a writing guest, 56 times; check the images
+#      tests/kut/run.sh    kvm-unit-tests' own runner with lkvm (SKIP without $KUT_TREES)
 #   6. tests/fuzz/run.sh   each libFuzzer target for FUZZ_SECONDS (default 60)
 #   7. tests/bench/instr.sh  instructions per virtio-blk request (callgrind)
 #   8. tests/bench/run.sh  the benchmarks in the emulated host, CI-sized
@@ -59,6 +61,10 @@ tier unit make check
 tier san tests/san/run.sh
 tier s390x tests/s390x/run.sh
 tier arm tests/arm/run.sh
+tier crash tests/crash/run.sh
+# kvm-unit-tests is not the project's: it runs when KUT_TREES names built
+# trees (tests/kut/README.md), else the tier says SKIP with the reason
+tier kut env ALLOW_SKIP=1 tests/kut/run.sh
 tier fuzz tests/fuzz/run.sh "${FUZZ_SECONDS:-60}"
 tier instr tests/bench/instr.sh
 # the benchmark end to end, one boot per job and a quarter of the blk/net
