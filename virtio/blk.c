@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "disk.h"
+#include "endian_util.h"
 #include "util.h"
 #include "virtio_devs.h"
 
@@ -94,9 +95,14 @@ static uint8_t blk_dwz(struct virtio_blk *b, struct virtqueue *vq, struct vq_ele
 		int r;
 
 		vq_iov_read(elem->iov, elem->out_num, BLK_HDR_SIZE + i * BLK_SEG_SIZE, seg, sizeof(seg));
-		sector = vq_read64(vq, seg);
-		nsect = vq_read32(vq, seg + 8);
-		flags = vq_read32(vq, seg + 12);
+		/*
+		 * virtio 1.2 5.2.6: the segment's fields are le64/le32 on every
+		 * transport; Linux and QEMU use LE even on legacy BE rings (found
+		 * by tests/soak: a BE legacy guest's every discard failed).
+		 */
+		sector = get_le64(seg);
+		nsect = get_le32(seg + 8);
+		flags = get_le32(seg + 12);
 		if (nsect > BLK_MAX_DWZ_SECTORS || !blk_in_range(b, sector, nsect * BLK_SECTOR))
 			return VIRTIO_BLK_S_IOERR;
 		if (type == VIRTIO_BLK_T_DISCARD) {
