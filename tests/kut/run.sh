@@ -334,7 +334,7 @@ for k in "${!jobs[@]}"; do
 		$4 != "OUT" { next }
 		$5 ~ /^(PASS|FAIL|SKIP)$/ && NF >= 6 {
 			rest = $0; for (i = 1; i <= 6; i++) sub(/^[^ ]+ ?/, "", rest)
-			sub(/^\(/, "", rest); sub(/\)[ \t]*$/, "", rest)
+			sub(/^\(/, "", rest); sub(/\)[ \t]*$/, "", rest); sub(/^[ \t]+/, "", rest)
 			printf "%s\t%s\t%s\t%s\t%.1f\t%s\n", v, a, $6, $5, $3 - prev, rest
 			prev = $3
 		}' "$d/kut.lines" > "$d/results.tsv"
@@ -387,9 +387,9 @@ fi
 # the side-by-side table (a file; the summary says where)
 {
 	for label in "${labels[@]}"; do
-		printf '%-28s %-6s %s\n' "$label test" lkvm "$([ ${#vmms[@]} -gt 1 ] && echo kvmtool)"
+		printf '%-34s %-6s %s\n' "$label test" lkvm "$([ ${#vmms[@]} -gt 1 ] && echo kvmtool)"
 		while read -r test; do
-			printf '%-28s %-6s %s\n' "$test" "${res[lkvm,$label,$test]}" "${res[kvmtool,$label,$test]:-}"
+			printf '%-34s %-6s %s\n' "$test" "${res[lkvm,$label,$test]}" "${res[kvmtool,$label,$test]:-}"
 		done < "$WORK/$label.tests"
 		echo
 	done
