@@ -162,18 +162,8 @@ static void *vcpu_thread(void *arg)
 	sigset_t set;
 
 	/* the main thread takes SIGINT/TERM/HUP; here only the kick gets in */
-	sigfillset(&set);
+	thread_async_signals(&set);
 	sigdelset(&set, SIG_VCPU_KICK);
-	/*
-	 * Faults and seccomp's SIGSYS stay open: a forced signal that is
-	 * blocked kills lkvm at once, without the handler that restores the
-	 * terminal and says why.
-	 */
-	sigdelset(&set, SIGSYS);
-	sigdelset(&set, SIGSEGV);
-	sigdelset(&set, SIGBUS);
-	sigdelset(&set, SIGFPE);
-	sigdelset(&set, SIGILL);
 	pthread_sigmask(SIG_SETMASK, &set, NULL);
 
 	while (vm_stopped(vm) == VM_RUNNING) {

@@ -3,6 +3,7 @@
 #define LKVM_THREAD_H
 
 #include <pthread.h>
+#include <signal.h>
 
 /*
  * Starts a thread with every asynchronous signal blocked (faults and
@@ -12,5 +13,7 @@
  * Returns pthread_create's result.
  */
 int thread_start(pthread_t *t, void *(*fn)(void *), void *arg);
+/* every signal but the forced ones (faults, SIGSYS): what thread_start blocks */
+void thread_async_signals(sigset_t *set);
 
 #endif
